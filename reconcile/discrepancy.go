@@ -1,0 +1,89 @@
+package reconcile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Kind names a discrepancy, in the contract's exact strings.
+type Kind string
+
+// The discrepancy kinds, in order of precedence: where several apply to one
+// refund, the first wins and the rest go into the detail.
+const (
+	MissingAtGateway      Kind = "missing_at_gateway"
+	GatewayFailed         Kind = "gateway_failed"
+	GatewayCanceled       Kind = "gateway_canceled"
+	DuplicateAtGateway    Kind = "duplicate_at_gateway"
+	GatewayPendingTooLong Kind = "gateway_pending_too_long"
+	CurrencyMismatch      Kind = "currency_mismatch"
+	AmountMismatch        Kind = "amount_mismatch"
+	CustomerMismatch      Kind = "customer_mismatch"
+	LedgerNotComplete     Kind = "ledger_not_complete"
+	MissingInLedger       Kind = "missing_in_ledger"
+	InvalidLedgerRow      Kind = "invalid_ledger_row"
+)
+
+// Kinds lists every kind in order of precedence.
+var Kinds = []Kind{
+	MissingAtGateway, GatewayFailed, GatewayCanceled, DuplicateAtGateway,
+	GatewayPendingTooLong, CurrencyMismatch, AmountMismatch, CustomerMismatch,
+	LedgerNotComplete, MissingInLedger, InvalidLedgerRow,
+}
+
+// Valid reports whether k is one of the contract's kinds.
+func (k Kind) Valid() bool { return slices.Contains(Kinds, k) }
+
+// Status is where a discrepancy stands in review.
+type Status string
+
+// The review statuses.
+const (
+	StatusOpen         Status = "open"
+	StatusAcknowledged Status = "acknowledged"
+	StatusResolved     Status = "resolved"
+)
+
+// Discrepancy is one mismatch between the ledger and the gateway: one per
+// ledger refund, or per gateway refund no ledger refund matches. It is data,
+// not an error.
+type Discrepancy struct {
+	// ID is stable: derived from the fingerprint, so every run that sees the
+	// same problem names it the same way.
+	ID     string
+	Kind   Kind
+	Status Status
+	// New is true the first time a run sees the discrepancy.
+	New            bool
+	CustomerID     string
+	LedgerRefundID string
+	// GatewayRefundIDs lists every matched gateway refund, sorted; never nil.
+	GatewayRefundIDs []string
+	ChargeID         string
+	Currency         string
+	// LedgerAmount and GatewayAmount are minor units; nil when there is no
+	// such side.
+	LedgerAmount  *int64
+	GatewayAmount *int64
+	GatewayStatus GatewayStatus
+	FailureReason string
+	Detail        string
+	FirstSeenAt   time.Time
+	LastSeenAt    time.Time
+}
+
+// Fingerprint identifies the problem: kind, ledger refund id and gateway
+// refund ids. It does not depend on amounts or wording, so a case keeps its
+// identity while its details change.
+func (d *Discrepancy) Fingerprint() string {
+	return string(d.Kind) + "|" + d.LedgerRefundID + "|" + strings.Join(d.GatewayRefundIDs, ",")
+}
+
+// DiscrepancyID derives the stable id of a fingerprint.
+func DiscrepancyID(fingerprint string) string {
+	sum := sha256.Sum256([]byte(fingerprint))
+	return "dsc_" + hex.EncodeToString(sum[:12])
+}
