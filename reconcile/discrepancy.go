@@ -73,13 +73,20 @@ type Discrepancy struct {
 	Detail        string
 	FirstSeenAt   time.Time
 	LastSeenAt    time.Time
+
+	// rowKey tells apart invalid ledger rows that have no id.
+	rowKey string
 }
 
 // Fingerprint identifies the problem: kind, ledger refund id and gateway
 // refund ids. It does not depend on amounts or wording, so a case keeps its
 // identity while its details change.
 func (d *Discrepancy) Fingerprint() string {
-	return string(d.Kind) + "|" + d.LedgerRefundID + "|" + strings.Join(d.GatewayRefundIDs, ",")
+	ledger := d.LedgerRefundID
+	if ledger == "" && d.rowKey != "" {
+		ledger = "row:" + d.rowKey
+	}
+	return string(d.Kind) + "|" + ledger + "|" + strings.Join(d.GatewayRefundIDs, ",")
 }
 
 // DiscrepancyID derives the stable id of a fingerprint.

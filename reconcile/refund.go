@@ -151,6 +151,9 @@ type GatewayRefund struct {
 	// LedgerRefundID is the value of the STRIPE_METADATA_KEY metadata entry.
 	LedgerRefundID string
 	Created        time.Time
+	// FailedAt is when the gateway failed the refund, when a refund_failure
+	// balance transaction says so; zero otherwise.
+	FailedAt time.Time
 }
 
 // RefundFailure is a refund the gateway failed, found through a

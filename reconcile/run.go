@@ -51,4 +51,8 @@ type Run struct {
 type Report struct {
 	Run           Run
 	Discrepancies []Discrepancy
+	// Resolved lists the ids of the discrepancies this run resolved.
+	Resolved []string
+	// Timings says where the run spent its time.
+	Timings Timings
 }

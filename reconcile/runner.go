@@ -1,0 +1,560 @@
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Runner runs reconciliations: it reads both sides, matches and classifies
+// them, and records the outcome. Build one per process; it holds no state
+// between runs.
+type Runner struct {
+	Ledger  Ledger
+	Gateway Gateway
+	Store   Store
+	Rules   Rules
+	// Margin widens the read of both sides around the window so that a
+	// record just outside it still finds its partner (default 720h).
+	Margin time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives progress at debug level; nil discards it.
+	Logger *slog.Logger
+}
+
+// Timings says where a run spent its time.
+type Timings struct {
+	Ledger, Gateway, Match, Store time.Duration
+}
+
+// Run reconciles one scope. A discrepancy is data: Run returns an error only
+// when the run did not finish, and then it has recorded the run as failed
+// and changed no discrepancy. A gateway listing that did not finish never
+// turns into missing_at_gateway or missing_in_ledger.
+func (r *Runner) Run(ctx context.Context, scope Scope) (Report, error) {
+	now := r.now()
+	if scope.Until.IsZero() {
+		scope.Until = now
+	}
+	run := Run{ID: NewRunID(now), Scope: scope, StartedAt: now, Status: RunRunning}
+	if err := r.Store.StartRun(ctx, run); err != nil {
+		return Report{Run: run}, fmt.Errorf("record run start: %w", err)
+	}
+	rep, err := r.reconcile(ctx, &run, now)
+	if err != nil {
+		run.Status, run.Error, run.FinishedAt = RunFailed, err.Error(), r.now()
+		// The run's context may be what failed it: record with a fresh one.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if ferr := r.Store.FailRun(fctx, run); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("record failed run: %w", ferr))
+		}
+		return Report{Run: run, Timings: rep.Timings}, err
+	}
+	return rep, nil
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// NewRunID returns a sortable, unique run id.
+func NewRunID(now time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "run_" + now.UTC().Format("20060102T150405Z") + "_" + hex.EncodeToString(b[:])
+}
+
+// sides holds what a run read, and grows as look-ups find more.
+type sides struct {
+	scope    Scope
+	ledger   []LedgerRefund
+	ledgerID map[string]bool // ids of ledger rows held
+	// unnamed holds the rows without an id, to tell look-up results apart.
+	unnamed map[LedgerRefund]bool
+	gateway []GatewayRefund
+	gwIndex map[string]int
+	// customerCharges are the charges of scope.CustomerID, when set.
+	customerCharges map[string]bool
+}
+
+// addLedger adds a row. A row of the run's own read is always kept (a
+// duplicated row is the ledger's, and is judged); a look-up's row only when
+// the run does not hold it yet.
+func (s *sides) addLedger(l LedgerRefund, lookup bool) bool {
+	if l.ID != "" {
+		if lookup && s.ledgerID[l.ID] {
+			return false
+		}
+		s.ledgerID[l.ID] = true
+	} else {
+		if lookup && s.unnamed[l] {
+			return false
+		}
+		s.unnamed[l] = true
+	}
+	s.ledger = append(s.ledger, l)
+	return true
+}
+
+func (s *sides) addGateway(g GatewayRefund) bool {
+	if _, ok := s.gwIndex[g.ID]; ok {
+		return false
+	}
+	s.gwIndex[g.ID] = len(s.gateway)
+	s.gateway = append(s.gateway, g)
+	return true
+}
+
+// gatewayInScope: created inside the window, and the customer's when the
+// run is for one customer.
+func (s *sides) gatewayInScope(g *GatewayRefund) bool {
+	return s.scope.Contains(g.Created) && s.gatewayOfCustomer(g)
+}
+
+func (s *sides) gatewayOfCustomer(g *GatewayRefund) bool {
+	c := s.scope.CustomerID
+	if c == "" {
+		return true
+	}
+	if g.CustomerID != "" {
+		return g.CustomerID == c
+	}
+	return s.customerCharges[g.ChargeID]
+}
+
+// ledgerInScope: completed (not complete: created) inside the window, or
+// matched to a refund the gateway failed inside it; and the customer's (by
+// the ledger or by a matched charge) when the run is for one customer.
+func (s *sides) ledgerInScope(l *LedgerRefund, matched []int32) bool {
+	if s.scope.CustomerID != "" && l.CustomerID != s.scope.CustomerID {
+		ok := false
+		for _, j := range matched {
+			if g := &s.gateway[j]; g.CustomerID == s.scope.CustomerID {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if s.scope.Contains(l.at()) {
+		return true
+	}
+	for _, j := range matched {
+		if f := s.gateway[j].FailedAt; !f.IsZero() && s.scope.Contains(f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report, error) {
+	var t Timings
+	scope := run.Scope
+	margin := cmp.Or(r.Margin, DefaultMargin)
+	whole := scope.Since.IsZero()
+	from, to := scope.Since.Add(-margin), scope.Until.Add(margin)
+	if whole {
+		from = time.Time{}
+	}
+	s := &sides{scope: scope, ledgerID: map[string]bool{}, unnamed: map[LedgerRefund]bool{}, gwIndex: map[string]int{}}
+	log := r.log().With("run_id", run.ID)
+
+	// The ledger side, with the margin.
+	start := time.Now()
+	err := r.Ledger.Refunds(ctx, LedgerQuery{Since: from, Until: to, CustomerID: scope.CustomerID}, func(l LedgerRefund) error {
+		s.addLedger(l, false)
+		return nil
+	})
+	t.Ledger += time.Since(start)
+	if err != nil {
+		return Report{Timings: t}, fmt.Errorf("read ledger: %w", err)
+	}
+	log.Debug("ledger read", "ledger_refunds", len(s.ledger), "elapsed", t.Ledger)
+
+	// The gateway side: the window's listing, or a customer's charges.
+	start = time.Now()
+	err = r.fetchGateway(ctx, s, from, to)
+	t.Gateway += time.Since(start)
+	if err != nil {
+		return Report{Timings: t}, err
+	}
+	log.Debug("gateway read", "gateway_refunds", len(s.gateway), "elapsed", t.Gateway)
+
+	start = time.Now()
+	m := Match(s.ledger, s.gateway)
+	t.Match += time.Since(start)
+
+	// The ledger side of gateway refunds that would be reported: late
+	// failures, and refunds that look missing in the ledger, whose rows may
+	// lie outside the read.
+	q := LedgerQuery{}
+	for j := range s.gateway {
+		g := &s.gateway[j]
+		lateFailure := !g.FailedAt.IsZero() && scope.Contains(g.FailedAt)
+		missing := g.Status.Live() && s.gatewayInScope(g) && now.Sub(g.Created) > r.Rules.Grace
+		if m.Matched[j] || !(lateFailure || missing) {
+			continue
+		}
+		q.GatewayRefundIDs = append(q.GatewayRefundIDs, g.ID)
+		if g.LedgerRefundID != "" {
+			q.IDs = append(q.IDs, g.LedgerRefundID)
+		}
+		if g.ChargeID != "" {
+			q.ChargeIDs = append(q.ChargeIDs, g.ChargeID)
+		} else if g.PaymentIntentID != "" {
+			q.PaymentIntentIDs = append(q.PaymentIntentIDs, g.PaymentIntentID)
+		}
+	}
+	if q.Keyed() {
+		start = time.Now()
+		added := 0
+		err := r.Ledger.Refunds(ctx, compactQuery(q), func(l LedgerRefund) error {
+			if s.addLedger(l, true) {
+				added++
+			}
+			return nil
+		})
+		t.Ledger += time.Since(start)
+		if err != nil {
+			return Report{Timings: t}, fmt.Errorf("look up ledger refunds: %w", err)
+		}
+		log.Debug("ledger look-ups", "keys", len(q.GatewayRefundIDs), "added", added)
+		if added > 0 {
+			start = time.Now()
+			m = Match(s.ledger, s.gateway)
+			t.Match += time.Since(start)
+		}
+	}
+
+	// Confirm every refund that looks missing at the gateway by asking for
+	// the refunds of its charge or payment intent: they may lie outside the
+	// listing's window.
+	start = time.Now()
+	added, err := r.confirmMissing(ctx, s, m, now)
+	t.Gateway += time.Since(start)
+	if err != nil {
+		return Report{Timings: t}, err
+	}
+	if added {
+		start = time.Now()
+		m = Match(s.ledger, s.gateway)
+		t.Match += time.Since(start)
+	}
+
+	start = time.Now()
+	var found []Discrepancy
+	var counts Counts
+	seenGateway := make([]bool, len(s.gateway))
+	for i := range s.ledger {
+		l := &s.ledger[i]
+		matched := m.ByLedger[i]
+		if !s.ledgerInScope(l, matched) {
+			continue
+		}
+		counts.LedgerRefunds++
+		if len(matched) > 0 {
+			counts.Matched++
+		}
+		for _, j := range matched {
+			if !seenGateway[j] {
+				seenGateway[j] = true
+				counts.GatewayRefunds++
+			}
+		}
+		if d, ok := r.Rules.ClassifyLedger(l, s.gateway, matched, now); ok {
+			found = append(found, d)
+		}
+	}
+	for j := range s.gateway {
+		g := &s.gateway[j]
+		if !s.gatewayInScope(g) {
+			continue
+		}
+		if !seenGateway[j] {
+			seenGateway[j] = true
+			counts.GatewayRefunds++
+		}
+		if m.Matched[j] {
+			continue
+		}
+		if d, ok := r.Rules.ClassifyGateway(g, now); ok {
+			found = append(found, d)
+		}
+	}
+	found = dedupe(found)
+	counts.Discrepancies = len(found)
+	t.Match += time.Since(start)
+
+	// Record: new and known discrepancies, and the resolution of those this
+	// run covered and no longer sees.
+	start = time.Now()
+	open, err := r.Store.OpenDiscrepancies(ctx, scope.CustomerID)
+	if err != nil {
+		return Report{Timings: t}, fmt.Errorf("load open discrepancies: %w", err)
+	}
+	resolved := r.resolvable(s, m, open, found)
+	run.Status, run.Counts, run.FinishedAt = RunSucceeded, counts, r.now()
+	saved, err := r.Store.FinishRun(ctx, *run, found, resolved)
+	t.Store += time.Since(start)
+	if err != nil {
+		return Report{Timings: t}, fmt.Errorf("record run: %w", err)
+	}
+	SortDiscrepancies(saved)
+	return Report{Run: *run, Discrepancies: saved, Resolved: resolved, Timings: t}, nil
+}
+
+// fetchGateway reads the gateway side of the scope.
+func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time) error {
+	scope := s.scope
+	add := func(g GatewayRefund) error { s.addGateway(g); return nil }
+	if scope.CustomerID == "" {
+		if err := r.Gateway.Refunds(ctx, from, to, add); err != nil {
+			return fmt.Errorf("list gateway refunds: %w", err)
+		}
+	} else {
+		// A customer's refunds: those of every charge of theirs and of every
+		// charge their ledger rows name, whatever the status (a charge whose
+		// refund failed shows nothing refunded).
+		charges, err := r.Gateway.CustomerCharges(ctx, scope.CustomerID)
+		if err != nil {
+			return fmt.Errorf("list customer charges: %w", err)
+		}
+		s.customerCharges = make(map[string]bool, len(charges))
+		for _, c := range charges {
+			s.customerCharges[c] = true
+		}
+		var intents []string
+		named := map[string]bool{}
+		for _, l := range s.ledger {
+			if l.ChargeID != "" {
+				named[l.ChargeID] = true
+			} else if l.PaymentIntentID != "" && !slices.Contains(intents, l.PaymentIntentID) {
+				intents = append(intents, l.PaymentIntentID)
+			}
+		}
+		all := append([]string(nil), charges...)
+		for c := range named {
+			if !s.customerCharges[c] {
+				all = append(all, c)
+			}
+		}
+		slices.Sort(all)
+		for _, c := range all {
+			refunds, err := r.Gateway.ChargeRefunds(ctx, c)
+			if err != nil {
+				return fmt.Errorf("list refunds of charge %s: %w", c, err)
+			}
+			for _, g := range refunds {
+				s.addGateway(g)
+			}
+		}
+		for _, pi := range intents {
+			refunds, err := r.Gateway.PaymentIntentRefunds(ctx, pi)
+			if err != nil {
+				return fmt.Errorf("list refunds of payment intent %s: %w", pi, err)
+			}
+			for _, g := range refunds {
+				s.addGateway(g)
+			}
+		}
+	}
+
+	// Refunds the gateway failed inside the window, however old: Stripe
+	// keeps refund_failure balance transactions for good.
+	if !scope.Since.IsZero() {
+		var failures []RefundFailure
+		err := r.Gateway.RefundFailures(ctx, scope.Since, scope.Until, func(f RefundFailure) error {
+			failures = append(failures, f)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list refund failures: %w", err)
+		}
+		for _, f := range failures {
+			j, ok := s.gwIndex[f.RefundID]
+			if !ok {
+				if scope.CustomerID != "" {
+					continue // not a refund of this customer's charges
+				}
+				g, err := r.Gateway.Refund(ctx, f.RefundID)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("look up failed refund %s: %w", f.RefundID, err)
+				}
+				s.addGateway(g)
+				j = s.gwIndex[g.ID]
+			}
+			if g := &s.gateway[j]; f.FailedAt.After(g.FailedAt) {
+				g.FailedAt = f.FailedAt
+			}
+		}
+	}
+
+	// Every recorded gateway refund id the listing did not return is looked
+	// up directly: a refund created before the window is not missing.
+	looked := map[string]bool{}
+	for i := 0; i < len(s.ledger); i++ {
+		l := &s.ledger[i]
+		id := l.GatewayRefundID
+		if id == "" || looked[id] || !scope.Contains(l.at()) {
+			continue
+		}
+		if _, ok := s.gwIndex[id]; ok {
+			continue
+		}
+		looked[id] = true
+		g, err := r.Gateway.Refund(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("look up gateway refund %s: %w", id, err)
+		}
+		s.addGateway(g)
+	}
+	return nil
+}
+
+// confirmMissing looks up the refunds of the charge or payment intent of
+// every in-scope ledger refund that would be missing_at_gateway. It reports
+// whether it found refunds the run did not hold.
+func (r *Runner) confirmMissing(ctx context.Context, s *sides, m Matching, now time.Time) (bool, error) {
+	added := false
+	lookedCharge, lookedIntent := map[string]bool{}, map[string]bool{}
+	for i := range s.ledger {
+		l := &s.ledger[i]
+		if len(m.ByLedger[i]) > 0 || l.Status != LedgerComplete || now.Sub(l.CompletedAt) <= r.Rules.Grace ||
+			!s.ledgerInScope(l, nil) || len(l.Problems(r.Rules.ValidCurrency)) > 0 {
+			continue
+		}
+		var refunds []GatewayRefund
+		var err error
+		switch {
+		case l.ChargeID != "":
+			if lookedCharge[l.ChargeID] {
+				continue
+			}
+			lookedCharge[l.ChargeID] = true
+			refunds, err = r.Gateway.ChargeRefunds(ctx, l.ChargeID)
+		case l.PaymentIntentID != "":
+			if lookedIntent[l.PaymentIntentID] {
+				continue
+			}
+			lookedIntent[l.PaymentIntentID] = true
+			refunds, err = r.Gateway.PaymentIntentRefunds(ctx, l.PaymentIntentID)
+		default:
+			continue
+		}
+		if errors.Is(err, ErrNotFound) {
+			continue // the charge itself does not exist: nothing was refunded
+		}
+		if err != nil {
+			return added, fmt.Errorf("confirm refund %s missing at gateway: %w", l.ID, err)
+		}
+		for _, g := range refunds {
+			if s.addGateway(g) {
+				added = true
+			}
+		}
+	}
+	return added, nil
+}
+
+// resolvable returns the ids of the open discrepancies this run covered and
+// did not find again. A run covers a ledger refund it held in scope, and a
+// gateway refund created inside its window; a customer run covers only that
+// customer's.
+func (r *Runner) resolvable(s *sides, m Matching, open, found []Discrepancy) []string {
+	foundIDs := make(map[string]bool, len(found))
+	for _, d := range found {
+		foundIDs[d.ID] = true
+	}
+	ledgerCovered := map[string]bool{}
+	for i := range s.ledger {
+		l := &s.ledger[i]
+		if l.ID != "" && s.ledgerInScope(l, m.ByLedger[i]) {
+			ledgerCovered[l.ID] = true
+		}
+	}
+	var resolved []string
+	for _, d := range open {
+		if foundIDs[d.ID] {
+			continue
+		}
+		covered := false
+		if d.LedgerRefundID != "" {
+			covered = ledgerCovered[d.LedgerRefundID]
+		} else if len(d.GatewayRefundIDs) == 1 {
+			if j, ok := s.gwIndex[d.GatewayRefundIDs[0]]; ok {
+				covered = s.gatewayInScope(&s.gateway[j])
+			}
+		}
+		if covered {
+			resolved = append(resolved, d.ID)
+		}
+	}
+	slices.Sort(resolved)
+	return resolved
+}
+
+// compactQuery removes duplicate keys.
+func compactQuery(q LedgerQuery) LedgerQuery {
+	for _, keys := range []*[]string{&q.IDs, &q.GatewayRefundIDs, &q.ChargeIDs, &q.PaymentIntentIDs} {
+		slices.Sort(*keys)
+		*keys = slices.Compact(*keys)
+	}
+	return q
+}
+
+// dedupe keeps the first discrepancy of each id: two ledger rows that are
+// the same problem (a duplicated row) make one case.
+func dedupe(ds []Discrepancy) []Discrepancy {
+	seen := make(map[string]bool, len(ds))
+	out := ds[:0]
+	for _, d := range ds {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// SortDiscrepancies orders discrepancies for reports: by kind in precedence
+// order, then customer, ledger refund and gateway refunds.
+func SortDiscrepancies(ds []Discrepancy) {
+	rank := make(map[Kind]int, len(Kinds))
+	for i, k := range Kinds {
+		rank[k] = i
+	}
+	slices.SortFunc(ds, func(a, b Discrepancy) int {
+		return cmp.Or(
+			cmp.Compare(rank[a.Kind], rank[b.Kind]),
+			cmp.Compare(a.CustomerID, b.CustomerID),
+			cmp.Compare(a.LedgerRefundID, b.LedgerRefundID),
+			slices.Compare(a.GatewayRefundIDs, b.GatewayRefundIDs),
+			cmp.Compare(a.ID, b.ID),
+		)
+	})
+}
