@@ -207,6 +207,7 @@ type Server struct {
 	reqs   []Request
 	faults []Fault
 	reqSeq uint64
+	logGen uint64
 }
 
 // New returns an empty fake that accepts apiKey (as a Bearer token or as the

@@ -1,0 +1,345 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+)
+
+// In-memory ports: the runner's logic is tested without I/O here; the real
+// adapters are tested end to end in cmd/refundrecon.
+
+type memLedger struct{ rows []LedgerRefund }
+
+func (m *memLedger) Refunds(_ context.Context, q LedgerQuery, fn func(LedgerRefund) error) error {
+	for _, l := range m.rows {
+		var ok bool
+		if q.Keyed() {
+			ok = slices.Contains(q.IDs, l.ID) || slices.Contains(q.GatewayRefundIDs, l.GatewayRefundID) ||
+				slices.Contains(q.ChargeIDs, l.ChargeID) || slices.Contains(q.PaymentIntentIDs, l.PaymentIntentID)
+		} else {
+			in := func(t time.Time) bool { return !t.IsZero() && !t.Before(q.Since) && !t.After(q.Until) }
+			ok = (in(l.CompletedAt) || in(l.CreatedAt)) && (q.CustomerID == "" || q.CustomerID == l.CustomerID)
+		}
+		if ok {
+			if err := fn(l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+type memGateway struct {
+	refunds  []GatewayRefund
+	failures []RefundFailure
+	charges  map[string][]string // customer -> charges
+	listErr  error
+	calls    map[string]int
+}
+
+func (m *memGateway) call(name string) {
+	if m.calls == nil {
+		m.calls = map[string]int{}
+	}
+	m.calls[name]++
+}
+
+func (m *memGateway) Refunds(_ context.Context, since, until time.Time, fn func(GatewayRefund) error) error {
+	m.call("list")
+	for i, g := range m.refunds {
+		if i == len(m.refunds)/2 && m.listErr != nil {
+			return m.listErr // a listing that broke half way
+		}
+		if !g.Created.Before(since) && !g.Created.After(until) {
+			if err := fn(g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *memGateway) Refund(_ context.Context, id string) (GatewayRefund, error) {
+	m.call("retrieve")
+	for _, g := range m.refunds {
+		if g.ID == id {
+			return g, nil
+		}
+	}
+	return GatewayRefund{}, fmt.Errorf("refund %s: %w", id, ErrNotFound)
+}
+
+func (m *memGateway) ChargeRefunds(_ context.Context, ch string) ([]GatewayRefund, error) {
+	m.call("charge")
+	var out []GatewayRefund
+	for _, g := range m.refunds {
+		if g.ChargeID == ch {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+func (m *memGateway) PaymentIntentRefunds(_ context.Context, pi string) ([]GatewayRefund, error) {
+	m.call("intent")
+	var out []GatewayRefund
+	for _, g := range m.refunds {
+		if g.PaymentIntentID == pi {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+func (m *memGateway) RefundFailures(_ context.Context, since, until time.Time, fn func(RefundFailure) error) error {
+	m.call("failures")
+	for _, f := range m.failures {
+		if !f.FailedAt.Before(since) && !f.FailedAt.After(until) {
+			if err := fn(f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *memGateway) CustomerCharges(_ context.Context, c string) ([]string, error) {
+	m.call("customer")
+	return m.charges[c], nil
+}
+
+type memStore struct {
+	runs   map[string]Run
+	cases  map[string]Discrepancy
+	finish int
+}
+
+func newMemStore() *memStore { return &memStore{runs: map[string]Run{}, cases: map[string]Discrepancy{}} }
+
+func (m *memStore) StartRun(_ context.Context, r Run) error { m.runs[r.ID] = r; return nil }
+func (m *memStore) FailRun(_ context.Context, r Run) error  { m.runs[r.ID] = r; return nil }
+func (m *memStore) OpenDiscrepancies(_ context.Context, c string) ([]Discrepancy, error) {
+	var out []Discrepancy
+	for _, d := range m.cases {
+		if d.Status != StatusResolved && (c == "" || d.CustomerID == c) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+func (m *memStore) FinishRun(_ context.Context, r Run, found []Discrepancy, resolved []string) ([]Discrepancy, error) {
+	m.finish++
+	m.runs[r.ID] = r
+	out := make([]Discrepancy, len(found))
+	for i, d := range found {
+		old, ok := m.cases[d.ID]
+		d.New, d.Status, d.LastSeenAt = !ok, StatusOpen, r.FinishedAt
+		d.FirstSeenAt = r.FinishedAt
+		if ok {
+			d.FirstSeenAt = old.FirstSeenAt
+		}
+		m.cases[d.ID] = d
+		out[i] = d
+	}
+	for _, id := range resolved {
+		d := m.cases[id]
+		d.Status = StatusResolved
+		m.cases[id] = d
+	}
+	return out, nil
+}
+
+type kindKey struct {
+	Kind    Kind
+	Ledger  string
+	Gateway string
+}
+
+func kinds(ds []Discrepancy) []kindKey {
+	var out []kindKey
+	for _, d := range ds {
+		out = append(out, kindKey{d.Kind, d.LedgerRefundID, fmt.Sprint(d.GatewayRefundIDs)})
+	}
+	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]) < fmt.Sprint(out[j]) })
+	return out
+}
+
+func newRunner(l *memLedger, g *memGateway, s *memStore) *Runner {
+	return &Runner{Ledger: l, Gateway: g, Store: s, Rules: rules, Now: func() time.Time { return now }}
+}
+
+var window = Scope{Since: ago(90 * day24), Until: now}
+
+func TestRunLateFailureAndLookups(t *testing.T) {
+	old := ago(200 * day24) // far outside window and margin
+	ledger := &memLedger{rows: []LedgerRefund{
+		// Succeeded 200 days ago, failed 5 days ago: reported.
+		{ID: "lr_late", CustomerID: "cus_1", ChargeID: "ch_late", GatewayRefundID: "re_late", Amount: 100, Currency: "usd",
+			Status: LedgerComplete, CreatedAt: old, CompletedAt: old},
+		// Completed in the window, its refund created before the window: looked up, fine.
+		{ID: "lr_before", CustomerID: "cus_1", ChargeID: "ch_b", GatewayRefundID: "re_before", Amount: 100, Currency: "usd",
+			Status: LedgerComplete, CreatedAt: ago(89 * day24), CompletedAt: ago(89 * day24)},
+		// No gateway id; its refund lies before the read: found through its charge.
+		{ID: "lr_by_charge", CustomerID: "cus_1", ChargeID: "ch_c", Amount: 300, Currency: "usd",
+			Status: LedgerComplete, CreatedAt: ago(80 * day24), CompletedAt: ago(80 * day24)},
+		// Really missing.
+		{ID: "lr_missing", CustomerID: "cus_2", ChargeID: "ch_m", GatewayRefundID: "re_nowhere", Amount: 100, Currency: "usd",
+			Status: LedgerComplete, CreatedAt: ago(3 * day24), CompletedAt: ago(3 * day24)},
+		// The ledger row of a gateway refund in the window, completed long before: found by key.
+		{ID: "lr_old_row", CustomerID: "cus_3", ChargeID: "ch_o", Amount: 700, Currency: "usd",
+			Status: LedgerComplete, CreatedAt: old, CompletedAt: old},
+	}}
+	gateway := &memGateway{
+		refunds: []GatewayRefund{
+			{ID: "re_late", ChargeID: "ch_late", CustomerID: "cus_1", Amount: 100, Currency: "usd", Status: RefundFailed, FailureReason: "expired_or_canceled_card", Created: old},
+			{ID: "re_before", ChargeID: "ch_b", CustomerID: "cus_1", Amount: 100, Currency: "usd", Status: RefundSucceeded, Created: ago(400 * day24)},
+			{ID: "re_c", ChargeID: "ch_c", CustomerID: "cus_1", Amount: 300, Currency: "usd", Status: RefundSucceeded, Created: ago(150 * day24)},
+			{ID: "re_o", ChargeID: "ch_o", CustomerID: "cus_3", Amount: 700, Currency: "usd", Status: RefundSucceeded, Created: ago(10 * day24), LedgerRefundID: "lr_old_row"},
+			{ID: "re_orphan", ChargeID: "ch_x", CustomerID: "cus_4", Amount: 50, Currency: "usd", Status: RefundSucceeded, Created: ago(2 * day24)},
+		},
+		failures: []RefundFailure{{RefundID: "re_late", FailedAt: ago(5 * day24)}},
+	}
+	store := newMemStore()
+	rep, err := newRunner(ledger, gateway, store).Run(context.Background(), window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := kinds(rep.Discrepancies)
+	want := []kindKey{
+		{GatewayFailed, "lr_late", "[re_late]"},
+		{MissingAtGateway, "lr_missing", "[]"},
+		{MissingInLedger, "", "[re_orphan]"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	for _, d := range rep.Discrepancies {
+		if !d.New || d.Status != StatusOpen {
+			t.Errorf("%s: new=%v status=%s", d.Kind, d.New, d.Status)
+		}
+	}
+	if rep.Run.Status != RunSucceeded || rep.Run.Counts.Discrepancies != 3 {
+		t.Fatalf("run %+v", rep.Run)
+	}
+
+	// The same data again: the same cases, known now.
+	rep2, err := newRunner(ledger, gateway, store).Run(context.Background(), window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(kinds(rep2.Discrepancies)) != fmt.Sprint(want) {
+		t.Fatalf("second run differs: %v", kinds(rep2.Discrepancies))
+	}
+	for i, d := range rep2.Discrepancies {
+		if d.New || d.ID != rep.Discrepancies[i].ID {
+			t.Errorf("second run: %s new=%v id %s vs %s", d.Kind, d.New, d.ID, rep.Discrepancies[i].ID)
+		}
+	}
+	if len(store.cases) != 3 {
+		t.Fatalf("store holds %d cases, want 3", len(store.cases))
+	}
+}
+
+func TestRunFailsClosed(t *testing.T) {
+	ledger := &memLedger{rows: []LedgerRefund{
+		{ID: "lr_1", CustomerID: "cus_1", ChargeID: "ch_1", GatewayRefundID: "re_1", Amount: 100, Currency: "usd",
+			Status: LedgerComplete, CreatedAt: ago(3 * day24), CompletedAt: ago(3 * day24)},
+	}}
+	var refunds []GatewayRefund
+	for i := range 10 {
+		refunds = append(refunds, GatewayRefund{ID: fmt.Sprintf("re_%d", i), ChargeID: "ch_1", Amount: 100, Currency: "usd",
+			Status: RefundSucceeded, Created: ago(time.Duration(i+1) * day24)})
+	}
+	gateway := &memGateway{refunds: refunds, listErr: errors.New("stripe: 503 after retries")}
+	store := newMemStore()
+	known := Discrepancy{ID: "dsc_known", Kind: MissingAtGateway, LedgerRefundID: "lr_1", Status: StatusOpen}
+	store.cases[known.ID] = known
+
+	rep, err := newRunner(ledger, gateway, store).Run(context.Background(), window)
+	if err == nil {
+		t.Fatal("run over a broken listing succeeded")
+	}
+	if rep.Run.Status != RunFailed || rep.Run.Error == "" || len(rep.Discrepancies) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if store.finish != 0 {
+		t.Fatal("a failed run recorded discrepancies")
+	}
+	if got := store.runs[rep.Run.ID]; got.Status != RunFailed {
+		t.Fatalf("stored run status %q", got.Status)
+	}
+	if got := store.cases["dsc_known"]; got.Status != known.Status || got.Kind != known.Kind || len(store.cases) != 1 {
+		t.Fatal("a failed run changed a known case")
+	}
+}
+
+func TestRunResolvesOnlyWhatItCovered(t *testing.T) {
+	mk := func(id, cus string) LedgerRefund {
+		return LedgerRefund{ID: id, CustomerID: cus, ChargeID: "ch_" + id, GatewayRefundID: "re_" + id, Amount: 100, Currency: "usd",
+			Status: LedgerComplete, CreatedAt: ago(3 * day24), CompletedAt: ago(3 * day24)}
+	}
+	ledger := &memLedger{rows: []LedgerRefund{mk("a", "cus_1"), mk("b", "cus_2")}}
+	gateway := &memGateway{charges: map[string][]string{"cus_1": {"ch_a"}}}
+	store := newMemStore()
+	r := newRunner(ledger, gateway, store)
+	rep, err := r.Run(context.Background(), window)
+	if err != nil || len(rep.Discrepancies) != 2 {
+		t.Fatalf("first run: %v, %v", err, kinds(rep.Discrepancies))
+	}
+	// Both refunds appear at the gateway.
+	for _, id := range []string{"a", "b"} {
+		gateway.refunds = append(gateway.refunds, GatewayRefund{ID: "re_" + id, ChargeID: "ch_" + id, Amount: 100, Currency: "usd",
+			Status: RefundSucceeded, Created: ago(3 * day24)})
+	}
+	// A run for cus_1 resolves cus_1's case only.
+	rep, err = r.Run(context.Background(), Scope{CustomerID: "cus_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Discrepancies) != 0 || len(rep.Resolved) != 1 {
+		t.Fatalf("customer run: found %v resolved %v", kinds(rep.Discrepancies), rep.Resolved)
+	}
+	if d := store.cases[rep.Resolved[0]]; d.LedgerRefundID != "a" || d.Status != StatusResolved {
+		t.Fatalf("resolved %+v", d)
+	}
+	open, _ := store.OpenDiscrepancies(context.Background(), "")
+	if len(open) != 1 || open[0].LedgerRefundID != "b" {
+		t.Fatalf("open after customer run: %v", kinds(open))
+	}
+	// A window run resolves the rest.
+	rep, err = r.Run(context.Background(), window)
+	if err != nil || len(rep.Resolved) != 1 {
+		t.Fatalf("window run: %v resolved %v", err, rep.Resolved)
+	}
+}
+
+func TestRunCustomerWholeHistory(t *testing.T) {
+	old := ago(3 * 365 * day24)
+	ledger := &memLedger{rows: []LedgerRefund{
+		{ID: "lr_1", CustomerID: "cus_1", ChargeID: "ch_1", Amount: 100, Currency: "usd", Status: LedgerComplete, CreatedAt: old, CompletedAt: old},
+		{ID: "lr_2", CustomerID: "cus_2", ChargeID: "ch_9", Amount: 100, Currency: "usd", Status: LedgerComplete, CreatedAt: old, CompletedAt: old},
+	}}
+	gateway := &memGateway{
+		charges: map[string][]string{"cus_1": {"ch_1", "ch_2"}},
+		refunds: []GatewayRefund{
+			{ID: "re_1", ChargeID: "ch_1", CustomerID: "cus_1", Amount: 100, Currency: "usd", Status: RefundFailed, Created: old},
+			{ID: "re_2", ChargeID: "ch_2", CustomerID: "cus_1", Amount: 40, Currency: "usd", Status: RefundSucceeded, Created: old},
+		},
+	}
+	rep, err := newRunner(ledger, gateway, newMemStore()).Run(context.Background(), Scope{CustomerID: "cus_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []kindKey{{GatewayFailed, "lr_1", "[re_1]"}, {MissingInLedger, "", "[re_2]"}}
+	if fmt.Sprint(kinds(rep.Discrepancies)) != fmt.Sprint(want) {
+		t.Fatalf("got %v want %v", kinds(rep.Discrepancies), want)
+	}
+	if gateway.calls["list"] != 0 || gateway.calls["charge"] != 2 {
+		t.Fatalf("calls %v: a customer run lists by charge, not the whole account", gateway.calls)
+	}
+}
