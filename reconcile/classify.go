@@ -59,6 +59,18 @@ func best(gateway []GatewayRefund, matched []int32) *GatewayRefund {
 // nothing is wrong. Where several kinds apply, the first in precedence order
 // wins and the rest are named in the detail.
 func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched []int32, now time.Time) (Discrepancy, bool) {
+	// Decide first, without allocating: most refunds are fine.
+	b := best(gateway, matched)
+	invalid := !l.valid(r.ValidCurrency)
+	var kinds []Kind
+	if !invalid {
+		var buf [4]Kind
+		kinds = r.judge(l, gateway, matched, b, now, buf[:0])
+		if len(kinds) == 0 {
+			return Discrepancy{}, false
+		}
+	}
+
 	d := Discrepancy{
 		LedgerRefundID:   l.ID,
 		CustomerID:       l.CustomerID,
@@ -74,7 +86,6 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 		d.GatewayRefundIDs = append(d.GatewayRefundIDs, gateway[j].ID)
 	}
 	slices.Sort(d.GatewayRefundIDs)
-	b := best(gateway, matched)
 	if b != nil {
 		amount := b.Amount
 		d.GatewayAmount = &amount
@@ -91,78 +102,110 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 		}
 	}
 
-	if problems := l.Problems(r.ValidCurrency); len(problems) > 0 {
+	if invalid {
 		d.Kind = InvalidLedgerRow
 		if strings.TrimSpace(l.ID) == "" {
 			d.rowKey = fmt.Sprintf("%s|%s|%s|%s|%d|%s|%s|%d", l.CustomerID, l.ChargeID, l.PaymentIntentID,
 				l.GatewayRefundID, l.Amount, l.Currency, l.Status, l.CreatedAt.UnixNano())
 		}
-		d.Detail = fmt.Sprintf("Ledger row %s breaks the column rules: %s.", orUnnamed(l.ID), strings.Join(problems, "; "))
+		d.Detail = fmt.Sprintf("Ledger row %s breaks the column rules: %s.", orUnnamed(l.ID), strings.Join(l.Problems(r.ValidCurrency), "; "))
 		return d.withID(), true
 	}
 
-	var found []Kind
-	var sentences []string
-	add := func(k Kind, format string, args ...any) {
-		found = append(found, k)
-		sentences = append(sentences, fmt.Sprintf(format, args...))
+	sentences := make([]string, len(kinds))
+	for i, k := range kinds {
+		sentences[i] = r.sentence(k, l, gateway, matched, b)
 	}
-	complete := l.Status == LedgerComplete
-	ledgerSide := fmt.Sprintf("The ledger marked refund %s of %s complete on %s", l.ID, r.money(l.Amount, l.Currency), day(l.CompletedAt))
-
-	if b == nil {
-		if complete && now.Sub(l.CompletedAt) > r.Grace {
-			add(MissingAtGateway, "%s, but Stripe has no refund for it (%s).", ledgerSide, lookedUp(l))
-		}
-	} else {
-		live := 0
-		for _, j := range matched {
-			if gateway[j].Status.Live() {
-				live++
-			}
-		}
-		switch {
-		case complete && b.Status == RefundFailed:
-			failed := ""
-			if !b.FailedAt.IsZero() {
-				failed = " on " + day(b.FailedAt)
-			}
-			add(GatewayFailed, "%s, but Stripe failed refund %s%s (%s): the customer has not been refunded.", ledgerSide, b.ID, failed, orUnknown(b.FailureReason))
-		case complete && b.Status == RefundCanceled:
-			add(GatewayCanceled, "%s, but Stripe refund %s was canceled: the customer has not been refunded.", ledgerSide, b.ID)
-		}
-		if live >= 2 {
-			add(DuplicateAtGateway, "Stripe holds %d succeeded or pending refunds (%s) for ledger refund %s: the customer may be refunded %d times.", live, strings.Join(liveIDs(gateway, matched), ", "), l.ID, live)
-		}
-		if complete && b.Status.pending() && now.Sub(b.Created) > r.PendingAfter {
-			add(GatewayPendingTooLong, "Stripe refund %s has been %s since %s, longer than %s, while the ledger marked it complete on %s.", b.ID, b.Status, day(b.Created), hours(r.PendingAfter), day(l.CompletedAt))
-		}
-		if l.currency() != b.Currency {
-			add(CurrencyMismatch, "The ledger records refund %s in %s but Stripe refund %s is in %s.", l.ID, strings.ToUpper(l.Currency), b.ID, strings.ToUpper(b.Currency))
-		}
-		if l.Amount != b.Amount {
-			add(AmountMismatch, "The ledger records refund %s as %s but Stripe refund %s is for %s.", l.ID, r.money(l.Amount, l.Currency), b.ID, r.money(b.Amount, b.Currency))
-		}
-		if b.CustomerID != "" && b.CustomerID != l.CustomerID {
-			add(CustomerMismatch, "The ledger names customer %s for refund %s but Stripe refund %s refunds a charge of customer %s.", l.CustomerID, l.ID, b.ID, b.CustomerID)
-		}
-		if (l.Status == LedgerPending || l.Status == LedgerFailed) && now.Sub(l.CreatedAt) > r.Grace && b.Status == RefundSucceeded {
-			add(LedgerNotComplete, "The ledger says %s for refund %s requested on %s, but Stripe refund %s succeeded: the customer has been refunded.", l.Status, l.ID, day(l.CreatedAt), b.ID)
-		}
-	}
-	if len(found) == 0 {
-		return Discrepancy{}, false
-	}
-	d.Kind = found[0]
+	d.Kind = kinds[0]
 	d.Detail = sentences[0]
-	if len(found) > 1 {
-		also := make([]string, len(found)-1)
-		for i, k := range found[1:] {
+	if len(kinds) > 1 {
+		also := make([]string, len(kinds)-1)
+		for i, k := range kinds[1:] {
 			also[i] = string(k)
 		}
 		d.Detail += " Also: " + strings.Join(also, ", ") + ". " + strings.Join(sentences[1:], " ")
 	}
 	return d.withID(), true
+}
+
+// judge appends every kind that applies to a valid ledger refund, in
+// precedence order; b is the best matched gateway refund or nil.
+func (r *Rules) judge(l *LedgerRefund, gateway []GatewayRefund, matched []int32, b *GatewayRefund, now time.Time, kinds []Kind) []Kind {
+	complete := l.Status == LedgerComplete
+	if b == nil {
+		if complete && now.Sub(l.CompletedAt) > r.Grace {
+			kinds = append(kinds, MissingAtGateway)
+		}
+		return kinds
+	}
+	switch {
+	case complete && b.Status == RefundFailed:
+		kinds = append(kinds, GatewayFailed)
+	case complete && b.Status == RefundCanceled:
+		kinds = append(kinds, GatewayCanceled)
+	}
+	if len(matched) > 1 && live(gateway, matched) >= 2 {
+		kinds = append(kinds, DuplicateAtGateway)
+	}
+	if complete && b.Status.pending() && now.Sub(b.Created) > r.PendingAfter {
+		kinds = append(kinds, GatewayPendingTooLong)
+	}
+	if !strings.EqualFold(l.Currency, b.Currency) {
+		kinds = append(kinds, CurrencyMismatch)
+	}
+	if l.Amount != b.Amount {
+		kinds = append(kinds, AmountMismatch)
+	}
+	if b.CustomerID != "" && b.CustomerID != l.CustomerID {
+		kinds = append(kinds, CustomerMismatch)
+	}
+	if (l.Status == LedgerPending || l.Status == LedgerFailed) && now.Sub(l.CreatedAt) > r.Grace && b.Status == RefundSucceeded {
+		kinds = append(kinds, LedgerNotComplete)
+	}
+	return kinds
+}
+
+// sentence says in words why kind k applies.
+func (r *Rules) sentence(k Kind, l *LedgerRefund, gateway []GatewayRefund, matched []int32, b *GatewayRefund) string {
+	ledgerSide := func() string {
+		return fmt.Sprintf("The ledger marked refund %s of %s complete on %s", l.ID, r.money(l.Amount, l.Currency), day(l.CompletedAt))
+	}
+	switch k {
+	case MissingAtGateway:
+		return fmt.Sprintf("%s, but Stripe has no refund for it (%s).", ledgerSide(), lookedUp(l))
+	case GatewayFailed:
+		failed := ""
+		if !b.FailedAt.IsZero() {
+			failed = " on " + day(b.FailedAt)
+		}
+		return fmt.Sprintf("%s, but Stripe failed refund %s%s (%s): the customer has not been refunded.", ledgerSide(), b.ID, failed, orUnknown(b.FailureReason))
+	case GatewayCanceled:
+		return fmt.Sprintf("%s, but Stripe refund %s was canceled: the customer has not been refunded.", ledgerSide(), b.ID)
+	case DuplicateAtGateway:
+		n := live(gateway, matched)
+		return fmt.Sprintf("Stripe holds %d succeeded or pending refunds (%s) for ledger refund %s: the customer may be refunded %d times.", n, strings.Join(liveIDs(gateway, matched), ", "), l.ID, n)
+	case GatewayPendingTooLong:
+		return fmt.Sprintf("Stripe refund %s has been %s since %s, longer than %s, while the ledger marked it complete on %s.", b.ID, b.Status, day(b.Created), hours(r.PendingAfter), day(l.CompletedAt))
+	case CurrencyMismatch:
+		return fmt.Sprintf("The ledger records refund %s in %s but Stripe refund %s is in %s.", l.ID, strings.ToUpper(l.Currency), b.ID, strings.ToUpper(b.Currency))
+	case AmountMismatch:
+		return fmt.Sprintf("The ledger records refund %s as %s but Stripe refund %s is for %s.", l.ID, r.money(l.Amount, l.Currency), b.ID, r.money(b.Amount, b.Currency))
+	case CustomerMismatch:
+		return fmt.Sprintf("The ledger names customer %s for refund %s but Stripe refund %s refunds a charge of customer %s.", l.CustomerID, l.ID, b.ID, b.CustomerID)
+	case LedgerNotComplete:
+		return fmt.Sprintf("The ledger says %s for refund %s requested on %s, but Stripe refund %s succeeded: the customer has been refunded.", l.Status, l.ID, day(l.CreatedAt), b.ID)
+	}
+	return string(k)
+}
+
+func live(gateway []GatewayRefund, matched []int32) int {
+	n := 0
+	for _, j := range matched {
+		if gateway[j].Status.Live() {
+			n++
+		}
+	}
+	return n
 }
 
 // ClassifyGateway judges a gateway refund no ledger refund matched.

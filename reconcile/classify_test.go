@@ -40,7 +40,7 @@ func gatewayRow(id string, opts ...func(*GatewayRefund)) GatewayRefund {
 func status(s GatewayStatus) func(*GatewayRefund) { return func(g *GatewayRefund) { g.Status = s } }
 
 var rules = Rules{Grace: DefaultGrace, PendingAfter: DefaultPendingAfter,
-	ValidCurrency: func(c string) bool { return slices.Contains([]string{"USD", "EUR", "JPY", "KWD"}, c) }}
+	ValidCurrency: func(c string) bool { return slices.Contains([]string{"USD", "EUR", "JPY", "KWD"}, strings.ToUpper(c)) }}
 
 func TestClassifyLedger(t *testing.T) {
 	tests := []struct {
@@ -67,19 +67,19 @@ func TestClassifyLedger(t *testing.T) {
 			gateway: []GatewayRefund{gatewayRow("re_1"), gatewayRow("re_2", status(RefundPending))}, want: DuplicateAtGateway},
 		{name: "duplicate outranks amount mismatch", ledger: ledgerRow(),
 			gateway: []GatewayRefund{gatewayRow("re_1"), gatewayRow("re_2", func(g *GatewayRefund) { g.Amount = 100; g.Created = ago(day24) })},
-			want: DuplicateAtGateway, also: []Kind{AmountMismatch}},
+			want:    DuplicateAtGateway, also: []Kind{AmountMismatch}},
 		{name: "pending too long", ledger: ledgerRow(), gateway: []GatewayRefund{gatewayRow("re_1", status(RefundPending))}, want: GatewayPendingTooLong},
 		{name: "requires_action counts as pending", ledger: ledgerRow(), gateway: []GatewayRefund{gatewayRow("re_1", status(RefundRequiresAction))}, want: GatewayPendingTooLong},
 		{name: "pending, not yet too long", ledger: ledgerRow(),
 			gateway: []GatewayRefund{gatewayRow("re_1", status(RefundPending), func(g *GatewayRefund) { g.Created = ago(119 * time.Hour) })}},
 		{name: "currency mismatch outranks amount mismatch", ledger: ledgerRow(),
 			gateway: []GatewayRefund{gatewayRow("re_1", func(g *GatewayRefund) { g.Currency = "eur"; g.Amount = 4000 })},
-			want: CurrencyMismatch, also: []Kind{AmountMismatch}},
+			want:    CurrencyMismatch, also: []Kind{AmountMismatch}},
 		{name: "currency compared in lower case", ledger: ledgerRow(func(l *LedgerRefund) { l.Currency = "usd" }), gateway: []GatewayRefund{gatewayRow("re_1")}},
 		{name: "amount mismatch", ledger: ledgerRow(), gateway: []GatewayRefund{gatewayRow("re_1", func(g *GatewayRefund) { g.Amount = 4400 })}, want: AmountMismatch},
 		{name: "amount mismatch outranks customer mismatch", ledger: ledgerRow(),
 			gateway: []GatewayRefund{gatewayRow("re_1", func(g *GatewayRefund) { g.Amount = 4400; g.CustomerID = "cus_2" })},
-			want: AmountMismatch, also: []Kind{CustomerMismatch}},
+			want:    AmountMismatch, also: []Kind{CustomerMismatch}},
 		{name: "customer mismatch", ledger: ledgerRow(), gateway: []GatewayRefund{gatewayRow("re_1", func(g *GatewayRefund) { g.CustomerID = "cus_2" })}, want: CustomerMismatch},
 		{name: "charge without customer is no mismatch", ledger: ledgerRow(), gateway: []GatewayRefund{gatewayRow("re_1", func(g *GatewayRefund) { g.CustomerID = "" })}},
 		{name: "ledger pending, gateway succeeded", ledger: ledgerRow(func(l *LedgerRefund) { l.Status = LedgerPending; l.CompletedAt = time.Time{} }),
@@ -95,7 +95,7 @@ func TestClassifyLedger(t *testing.T) {
 			gateway: []GatewayRefund{gatewayRow("re_1", status(RefundFailed))}},
 		{name: "gateway failed outranks currency and customer", ledger: ledgerRow(),
 			gateway: []GatewayRefund{gatewayRow("re_1", status(RefundFailed), func(g *GatewayRefund) { g.Currency = "eur"; g.CustomerID = "cus_9" })},
-			want: GatewayFailed, also: []Kind{CurrencyMismatch, CustomerMismatch}},
+			want:    GatewayFailed, also: []Kind{CurrencyMismatch, CustomerMismatch}},
 		{name: "invalid row wins over everything", ledger: ledgerRow(func(l *LedgerRefund) { l.Amount = -5 }),
 			gateway: []GatewayRefund{gatewayRow("re_1", status(RefundFailed))}, want: InvalidLedgerRow},
 	}

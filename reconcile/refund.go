@@ -77,14 +77,14 @@ type LedgerRefund struct {
 func (l *LedgerRefund) currency() string { return strings.ToLower(l.Currency) }
 
 // Problems lists the column rules the row breaks, in the contract's words;
-// empty for a valid row. validCurrency reports whether an upper-case code is
-// on the ISO 4217 list.
+// empty for a valid row. validCurrency reports whether a code, in any letter
+// case, is on the ISO 4217 list; nil accepts any three letters.
 func (l *LedgerRefund) Problems(validCurrency func(code string) bool) []string {
 	var p []string
-	if strings.TrimSpace(l.ID) == "" {
+	if isBlank(l.ID) {
 		p = append(p, "id is empty")
 	}
-	if strings.TrimSpace(l.CustomerID) == "" {
+	if isBlank(l.CustomerID) {
 		p = append(p, "customer_id is empty")
 	}
 	switch {
@@ -93,10 +93,10 @@ func (l *LedgerRefund) Problems(validCurrency func(code string) bool) []string {
 	case l.Amount <= 0:
 		p = append(p, "amount is not positive")
 	}
-	switch code := strings.ToUpper(strings.TrimSpace(l.Currency)); {
-	case code == "":
+	switch {
+	case isBlank(l.Currency):
 		p = append(p, "currency is empty")
-	case code != strings.ToUpper(l.Currency) || !isAlpha3(code) || (validCurrency != nil && !validCurrency(code)):
+	case !validCode(l.Currency, validCurrency):
 		p = append(p, "currency "+quote(l.Currency)+" is not an ISO 4217 code")
 	}
 	if !l.Status.Valid() {
@@ -111,16 +111,27 @@ func (l *LedgerRefund) Problems(validCurrency func(code string) bool) []string {
 	return p
 }
 
-func isAlpha3(s string) bool {
-	if len(s) != 3 {
+// valid is Problems without the words, and without allocating: the
+// classifier asks it of every row.
+func (l *LedgerRefund) valid(validCurrency func(string) bool) bool {
+	return !isBlank(l.ID) && !isBlank(l.CustomerID) && !l.AmountNull && l.Amount > 0 &&
+		validCode(l.Currency, validCurrency) && l.Status.Valid() &&
+		(l.Status != LedgerComplete || !l.CompletedAt.IsZero()) && !l.CreatedAt.IsZero()
+}
+
+func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// validCode: three ASCII letters, of any case, on the list.
+func validCode(code string, validCurrency func(string) bool) bool {
+	if len(code) != 3 {
 		return false
 	}
 	for i := 0; i < 3; i++ {
-		if s[i] < 'A' || s[i] > 'Z' {
+		if c := code[i] | 0x20; c < 'a' || c > 'z' {
 			return false
 		}
 	}
-	return true
+	return validCurrency == nil || validCurrency(code)
 }
 
 func quote(s string) string { return "\"" + s + "\"" }

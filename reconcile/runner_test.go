@@ -119,7 +119,9 @@ type memStore struct {
 	finish int
 }
 
-func newMemStore() *memStore { return &memStore{runs: map[string]Run{}, cases: map[string]Discrepancy{}} }
+func newMemStore() *memStore {
+	return &memStore{runs: map[string]Run{}, cases: map[string]Discrepancy{}}
+}
 
 func (m *memStore) StartRun(_ context.Context, r Run) error { m.runs[r.ID] = r; return nil }
 func (m *memStore) FailRun(_ context.Context, r Run) error  { m.runs[r.ID] = r; return nil }

@@ -1,0 +1,33 @@
+# refundrecon — make help lists the targets.
+GO ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN := bin/refundrecon
+
+.PHONY: help build test test-short lint bench tidy-check
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/refundrecon
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/refundrecon
+
+test: ## run every test; finds PostgreSQL or starts a throwaway one
+	./scripts/with-postgres.sh $(GO) test -count=1 -race ./...
+
+test-short: ## run the tests that need no database
+	$(GO) test -count=1 -short ./...
+
+lint: tidy-check ## gofmt, go vet, staticcheck, go mod tidy
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+tidy-check: ## fail when go mod tidy would change go.mod or go.sum
+	@cp go.mod /tmp/refundrecon.go.mod.bak; cp go.sum /tmp/refundrecon.go.sum.bak
+	@$(GO) mod tidy
+	@if ! cmp -s go.mod /tmp/refundrecon.go.mod.bak || ! cmp -s go.sum /tmp/refundrecon.go.sum.bak; then \
+		cp /tmp/refundrecon.go.mod.bak go.mod; cp /tmp/refundrecon.go.sum.bak go.sum; \
+		echo "go mod tidy changes go.mod or go.sum: run it and commit"; exit 1; fi
+
+bench: ## print the matcher and classifier benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/
