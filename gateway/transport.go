@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -228,6 +229,9 @@ func (t *transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 		var body []byte
 		body, err = readBody(resp)
 		if err == nil {
+			if resp.StatusCode >= 400 && !isStripeError(body) {
+				body = stripeError(resp.Status)
+			}
 			resp.Body = io.NopCloser(bytes.NewReader(body))
 			resp.ContentLength = int64(len(body))
 			resp.Request = req
@@ -249,6 +253,27 @@ func readBody(resp *http.Response) ([]byte, error) {
 		return buf.Bytes(), err
 	}
 	return io.ReadAll(resp.Body)
+}
+
+// isStripeError reports whether an error answer's body is Stripe's
+// {"error": {…}}.
+func isStripeError(body []byte) bool {
+	var v struct {
+		Error *struct{} `json:"error"`
+	}
+	return json.Unmarshal(body, &v) == nil && v.Error != nil
+}
+
+// stripeError is the body put in place of an error answer that is not
+// Stripe's (a proxy's HTML 502, a bare 401), so that stripe-go still builds a
+// *stripe.Error carrying the status, which the adapter maps, instead of an
+// untyped error quoting whatever the body was.
+func stripeError(status string) []byte {
+	b, _ := json.Marshal(map[string]map[string]string{"error": {
+		"type":    "api_error",
+		"message": "HTTP " + status + " without a Stripe error body",
+	}})
+	return b
 }
 
 // retryable decides whether an attempt's outcome may heal by itself, and

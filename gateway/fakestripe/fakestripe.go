@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -208,12 +209,16 @@ type Server struct {
 	faults []Fault
 	reqSeq uint64
 	logGen uint64
+
+	kinds kinds // list/retrieve descriptions, built by New
 }
 
 // New returns an empty fake that accepts apiKey (as a Bearer token or as the
 // HTTP basic auth user). An empty apiKey accepts any key, or none.
 func New(apiKey string) *Server {
-	return &Server{apiKey: apiKey, metas: make([]map[string]string, 1)}
+	s := &Server{apiKey: apiKey, metas: make([]map[string]string, 1)}
+	s.kinds = s.newKinds()
+	return s
 }
 
 func unix(t time.Time) int64 {
@@ -239,13 +244,6 @@ func checkStr(what, s string) error {
 	}
 	return nil
 }
-
-// hash functions used when an index grows.
-func (s *Server) chargeIDHash(e int32) uint64  { return hashOf(s.ar.get(s.charges[e].id)) }
-func (s *Server) refundIDHash(e int32) uint64  { return hashOf(s.ar.get(s.refunds[e].id)) }
-func (s *Server) chargePIHash(e int32) uint64  { return hashOf(s.ar.get(s.charges[e].pi)) }
-func (s *Server) chargeCusHash(e int32) uint64 { return hashOf(s.ar.get(s.charges[e].customer)) }
-func (s *Server) orphanPIHash(e int32) uint64  { return hashOf(s.ar.get(s.refunds[e].pi)) }
 
 func (s *Server) chargeIndex(id string) int32 {
 	_, e := s.chargeByID.find(hashOf(id), func(e int32) bool { return s.ar.eq(s.charges[e].id, id) })
@@ -287,7 +285,14 @@ func (s *Server) AddCharges(cs []Charge) error {
 	defer s.mu.Unlock()
 	s.charges = growCap(s.charges, len(cs))
 	s.chargeTL.grow(len(cs))
-	s.chargeByID.reserve(len(cs), s.chargeIDHash)
+	s.chargeByID.reserve(len(cs))
+	withPI := 0
+	for i := range cs {
+		if cs[i].PaymentIntent != "" {
+			withPI++
+		}
+	}
+	s.chargeByPI.reserve(withPI)
 	for i, c := range cs {
 		if err := s.addCharge(c); err != nil {
 			return fmt.Errorf("charge %d: %w", i, err)
@@ -296,13 +301,35 @@ func (s *Server) AddCharges(cs []Charge) error {
 	return nil
 }
 
+// growCap makes room for extra more elements. A batch of at least a quarter
+// of the current length gets exactly the room it needs (that is already
+// geometric growth); smaller ones grow like append. Either way repeated bulk
+// loads stay amortised O(1) per element.
 func growCap[S ~[]E, E any](s S, extra int) S {
-	if cap(s)-len(s) >= extra {
-		return s
+	if cap(s)-len(s) >= extra || extra < len(s)/4 {
+		return slices.Grow(s, extra)
 	}
 	n := make(S, len(s), len(s)+extra)
 	copy(n, s)
 	return n
+}
+
+// Reserve preallocates room for that many more charges and refunds (and the
+// refunds' balance transactions), so that a large data set loaded in several
+// AddCharges/AddRefunds batches needs no reallocation and carries no slack.
+// It is only an optimisation.
+func (s *Server) Reserve(charges, refunds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.charges = growCap(s.charges, charges)
+	s.chargeTL.grow(charges)
+	s.chargeByID.reserve(charges)
+	s.refunds = growCap(s.refunds, refunds)
+	s.txns = growCap(s.txns, refunds)
+	s.refundTL.grow(refunds)
+	s.txnTL.grow(refunds)
+	s.txnTypeTL[txnRefund].grow(refunds)
+	s.refundByID.reserve(refunds)
 }
 
 func (s *Server) addCharge(c Charge) error {
@@ -326,36 +353,50 @@ func (s *Server) addCharge(c Charge) error {
 	if err != nil {
 		return err
 	}
-	s.chargeByID.reserve(1, s.chargeIDHash)
-	slot, dup := s.chargeByID.find(hashOf(c.ID), func(e int32) bool { return s.ar.eq(s.charges[e].id, c.ID) })
+	s.chargeByID.reserve(1)
+	idHash := hashOf(c.ID)
+	slot, dup := s.chargeByID.find(idHash, func(e int32) bool { return s.ar.eq(s.charges[e].id, c.ID) })
 	if dup != noElem {
 		return fmt.Errorf("fakestripe: duplicate charge ID %s", c.ID)
 	}
 	e := int32(len(s.charges))
-	ch := charge{
+	s.charges = append(s.charges, charge{
 		id:          s.ar.put(c.ID),
-		pi:          s.ar.put(c.PaymentIntent),
-		customer:    s.ar.put(c.Customer),
 		amount:      c.Amount,
 		created:     unix(c.Created),
 		firstRefund: noElem,
 		nextPI:      noElem,
 		nextCust:    noElem,
 		currency:    code,
-	}
-	s.charges = append(s.charges, ch)
-	s.chargeByID.set(slot, e, true)
+	})
+	s.chargeByID.set(slot, e, idHash, true)
+	// Charges sharing a payment intent or a customer are chained from the
+	// index; a repeated value reuses the arena copy of the chain head.
 	if c.PaymentIntent != "" {
-		s.chargeByPI.reserve(1, s.chargePIHash)
-		slot, head := s.chargeByPI.find(hashOf(c.PaymentIntent), func(x int32) bool { return s.ar.eq(s.charges[x].pi, c.PaymentIntent) })
-		s.charges[e].nextPI = head
-		s.chargeByPI.set(slot, e, head == noElem)
+		s.chargeByPI.reserve(1)
+		h := hashOf(c.PaymentIntent)
+		slot, head := s.chargeByPI.find(h, func(x int32) bool { return s.ar.eq(s.charges[x].pi, c.PaymentIntent) })
+		ch := &s.charges[e]
+		if head != noElem {
+			ch.pi = s.charges[head].pi
+		} else {
+			ch.pi = s.ar.put(c.PaymentIntent)
+		}
+		ch.nextPI = head
+		s.chargeByPI.set(slot, e, h, head == noElem)
 	}
 	if c.Customer != "" {
-		s.chargeByCus.reserve(1, s.chargeCusHash)
-		slot, head := s.chargeByCus.find(hashOf(c.Customer), func(x int32) bool { return s.ar.eq(s.charges[x].customer, c.Customer) })
-		s.charges[e].nextCust = head
-		s.chargeByCus.set(slot, e, head == noElem)
+		s.chargeByCus.reserve(1)
+		h := hashOf(c.Customer)
+		slot, head := s.chargeByCus.find(h, func(x int32) bool { return s.ar.eq(s.charges[x].customer, c.Customer) })
+		ch := &s.charges[e]
+		if head != noElem {
+			ch.customer = s.charges[head].customer
+		} else {
+			ch.customer = s.ar.put(c.Customer)
+		}
+		ch.nextCust = head
+		s.chargeByCus.set(slot, e, h, head == noElem)
 	}
 	s.chargeTL.add(e)
 	return nil
@@ -385,7 +426,7 @@ func (s *Server) AddRefunds(rs []Refund) error {
 	s.txns = growCap(s.txns, len(rs))
 	s.refundTL.grow(len(rs))
 	s.txnTL.grow(len(rs))
-	s.refundByID.reserve(len(rs), s.refundIDHash)
+	s.refundByID.reserve(len(rs))
 	for i, r := range rs {
 		if err := s.addRefund(r); err != nil {
 			return fmt.Errorf("refund %d: %w", i, err)
@@ -473,8 +514,9 @@ func (s *Server) addRefund(r Refund) error {
 		return err
 	}
 
-	s.refundByID.reserve(1, s.refundIDHash)
-	slot, dup := s.refundByID.find(hashOf(r.ID), func(e int32) bool { return s.ar.eq(s.refunds[e].id, r.ID) })
+	s.refundByID.reserve(1)
+	idHash := hashOf(r.ID)
+	slot, dup := s.refundByID.find(idHash, func(e int32) bool { return s.ar.eq(s.refunds[e].id, r.ID) })
 	if dup != noElem {
 		return fmt.Errorf("fakestripe: duplicate refund ID %s", r.ID)
 	}
@@ -498,15 +540,16 @@ func (s *Server) addRefund(r Refund) error {
 		s.metas = append(s.metas, maps.Clone(r.Metadata))
 	}
 	s.refunds = append(s.refunds, rf)
-	s.refundByID.set(slot, e, true)
+	s.refundByID.set(slot, e, idHash, true)
 	if ch != noElem {
 		s.refunds[e].next = s.charges[ch].firstRefund
 		s.charges[ch].firstRefund = e
 	} else {
-		s.orphanByPI.reserve(1, s.orphanPIHash)
-		slot, head := s.orphanByPI.find(hashOf(r.PaymentIntent), func(x int32) bool { return s.ar.eq(s.refunds[x].pi, r.PaymentIntent) })
+		s.orphanByPI.reserve(1)
+		h := hashOf(r.PaymentIntent)
+		slot, head := s.orphanByPI.find(h, func(x int32) bool { return s.ar.eq(s.refunds[x].pi, r.PaymentIntent) })
 		s.refunds[e].next = head
-		s.orphanByPI.set(slot, e, head == noElem)
+		s.orphanByPI.set(slot, e, h, head == noElem)
 	}
 	s.refundTL.add(e)
 	switch status {

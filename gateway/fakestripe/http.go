@@ -127,22 +127,29 @@ func (s *Server) logEnd(pos int, gen uint64, status int) {
 	}
 }
 
+// statusWriter records the answered status in the request log before the
+// status line reaches the client, so a client that has seen an answer also
+// sees it in Requests.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	record func(int)
+}
+
+func (w *statusWriter) setStatus(code int) {
+	if w.status == 0 {
+		w.status = code
+		w.record(code)
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.setStatus(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.setStatus(http.StatusOK)
 	return w.ResponseWriter.Write(p)
 }
 
@@ -208,8 +215,7 @@ func faultError(status int) *apiError {
 // ServeHTTP answers a Stripe API request.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	pos, gen, reqID, f, faulty := s.logStart(r)
-	w := &statusWriter{ResponseWriter: rw}
-	defer func() { s.logEnd(pos, gen, w.status) }()
+	w := &statusWriter{ResponseWriter: rw, record: func(code int) { s.logEnd(pos, gen, code) }}
 
 	h := w.Header()
 	h.Set("Request-Id", "req_"+strconv.FormatUint(reqID, 10))
@@ -223,7 +229,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			case <-t.C:
 			case <-r.Context().Done():
 				t.Stop()
-				w.status = 499
+				w.setStatus(499) // nothing is sent: the client is gone
 				return
 			}
 		}
@@ -311,8 +317,7 @@ func redactKey(key string) string {
 
 // kind describes a listable object type.
 type kind struct {
-	name    string // "refund", used in "No such refund"
-	typ     string // object type for expansion checks
+	typ     string // object type, for expansion checks
 	url     string // list URL
 	params  map[string]bool
 	created func(int32) int64
@@ -336,32 +341,35 @@ var (
 	eventParams  = paramSet("type", "types", "delivery_success")
 )
 
-func (s *Server) kinds() (refunds, charges, txns, events *kind) {
-	refunds = &kind{name: "refund", typ: "refund", url: "/v1/refunds", display: "refund",
+// kinds describes the four listable object types of s.
+type kinds struct{ refunds, charges, txns, events *kind }
+
+func (s *Server) newKinds() kinds {
+	refunds := &kind{typ: "refund", url: "/v1/refunds", display: "refund",
 		params:  refundParams,
 		created: s.refundCreated, lookup: s.refundIndex, render: s.appendRefund}
-	charges = &kind{name: "charge", typ: "charge", url: "/v1/charges", display: "charge",
+	charges := &kind{typ: "charge", url: "/v1/charges", display: "charge",
 		params:  chargeParams,
 		created: s.chargeCreated, lookup: s.chargeIndex, render: s.appendCharge}
-	txns = &kind{name: "balance_transaction", typ: "balance_transaction", url: "/v1/balance_transactions",
+	txns := &kind{typ: "balance_transaction", url: "/v1/balance_transactions",
 		display: "balance transaction",
 		params:  txnParams,
 		created: s.txnCreated,
 		lookup:  func(id string) int32 { return parseSeqID(id, "txn_", len(s.txns)) },
 		render:  s.appendTxn}
-	events = &kind{name: "event", typ: "event", url: "/v1/events", display: "event",
+	events := &kind{typ: "event", url: "/v1/events", display: "event",
 		params:  eventParams,
 		created: s.eventCreated,
 		lookup:  func(id string) int32 { return parseSeqID(id, "evt_", len(s.events)) },
 		render:  s.appendEvent}
-	return
+	return kinds{refunds, charges, txns, events}
 }
 
 // route serves a GET of p. It returns the response body or an error.
 func (s *Server) route(p string, q url.Values, repeat bool) ([]byte, *apiError) {
 	s.rlockSorted()
 	defer s.mu.RUnlock()
-	refunds, charges, txns, events := s.kinds()
+	refunds, charges, txns, events := s.kinds.refunds, s.kinds.charges, s.kinds.txns, s.kinds.events
 	var k *kind
 	rest, ok := strings.CutPrefix(p, "/v1/")
 	if ok {

@@ -77,34 +77,38 @@ func hashOf[T ~string | ~[]byte](s T) uint64 {
 }
 
 // hindex is an open-addressing (linear probing) hash table of element
-// numbers. Keys are not stored: callers supply an equality test and, when the
-// table grows, a function recomputing an element's hash. A slot holds
-// element+1; 0 means empty. The load factor is kept at or below 1/2.
+// numbers. Keys are not stored: callers supply an equality test. A slot holds
+// the low 32 bits of the key's hash in its upper half and element+1 in its
+// lower half (0 means empty), so that a probe of a non-matching slot is
+// almost always rejected without touching the element or the arena, and
+// growing never needs the keys. The table size need not be a power of two:
+// the home slot is (hash32 * size) >> 32. The load factor stays at or below
+// 3/4 and the table grows by at least 5/4, so bulk loads can size it tightly.
 type hindex struct {
-	slots []int32
+	slots []uint64
 	n     int
 }
 
+func (h *hindex) home(h32 uint64) uint64 { return (h32 * uint64(len(h.slots))) >> 32 }
+
 // reserve makes room for extra more insertions without further growth.
-func (h *hindex) reserve(extra int, hash func(int32) uint64) {
-	want := (h.n + extra) * 2
-	if want <= len(h.slots) {
+func (h *hindex) reserve(extra int) {
+	need := h.n + extra
+	if need*4 <= len(h.slots)*3 {
 		return
 	}
-	size := 16
-	for size < want {
-		size <<= 1
-	}
+	size := max(need*4/3+1, len(h.slots)*5/4, 16)
 	old := h.slots
-	h.slots = make([]int32, size)
-	mask := uint64(size - 1)
+	h.slots = make([]uint64, size)
 	for _, v := range old {
 		if v == 0 {
 			continue
 		}
-		j := hash(v-1) & mask
+		j := h.home(v >> 32)
 		for h.slots[j] != 0 {
-			j = (j + 1) & mask
+			if j++; j == uint64(size) {
+				j = 0
+			}
 		}
 		h.slots[j] = v
 	}
@@ -116,22 +120,29 @@ func (h *hindex) find(hash uint64, eq func(int32) bool) (slot int, elem int32) {
 	if len(h.slots) == 0 {
 		return -1, noElem
 	}
-	mask := uint64(len(h.slots) - 1)
-	for j := hash & mask; ; j = (j + 1) & mask {
+	hi := hash & 0xffffffff
+	size := uint64(len(h.slots))
+	for j := h.home(hi); ; {
 		v := h.slots[j]
 		if v == 0 {
 			return int(j), noElem
 		}
-		if eq(v - 1) {
-			return int(j), v - 1
+		if v>>32 == hi {
+			if e := int32(uint32(v)) - 1; eq(e) {
+				return int(j), e
+			}
+		}
+		if j++; j == size {
+			j = 0
 		}
 	}
 }
 
-// set stores e in slot (obtained from find after reserve). wasEmpty tells
-// whether the slot was empty (a new key) or is being overwritten.
-func (h *hindex) set(slot int, e int32, wasEmpty bool) {
-	h.slots[slot] = e + 1
+// set stores e, whose key hashes to hash, in slot (obtained from find after
+// reserve). wasEmpty tells whether the slot was empty (a new key) or is
+// being overwritten.
+func (h *hindex) set(slot int, e int32, hash uint64, wasEmpty bool) {
+	h.slots[slot] = (hash&0xffffffff)<<32 | uint64(uint32(e+1))
 	if wasEmpty {
 		h.n++
 	}
@@ -146,7 +157,7 @@ type timeline struct {
 
 func (t *timeline) add(e int32)     { t.order = append(t.order, e) }
 func (t *timeline) dirty() bool     { return t.sortedN < len(t.order) }
-func (t *timeline) grow(extra int)  { t.order = slices.Grow(t.order, extra) }
+func (t *timeline) grow(extra int)  { t.order = growCap(t.order, extra) }
 func (t *timeline) sorted() []int32 { return t.order[:t.sortedN] }
 
 // keyLess orders by created time, then by element number (insertion order).
