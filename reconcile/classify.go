@@ -89,6 +89,7 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 	if b != nil {
 		amount := b.Amount
 		d.GatewayAmount = &amount
+		d.GatewayCurrency = b.Currency
 		d.GatewayStatus = b.Status
 		d.FailureReason = b.FailureReason
 		if d.ChargeID == "" {
@@ -220,6 +221,7 @@ func (r *Rules) ClassifyGateway(g *GatewayRefund, now time.Time) (Discrepancy, b
 		GatewayRefundIDs: []string{g.ID},
 		ChargeID:         g.ChargeID,
 		Currency:         g.Currency,
+		GatewayCurrency:  g.Currency,
 		GatewayAmount:    &amount,
 		GatewayStatus:    g.Status,
 		FailureReason:    g.FailureReason,

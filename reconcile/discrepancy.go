@@ -63,7 +63,11 @@ type Discrepancy struct {
 	// GatewayRefundIDs lists every matched gateway refund, sorted; never nil.
 	GatewayRefundIDs []string
 	ChargeID         string
-	Currency         string
+	// Currency is the ledger's, lower case (the gateway's when the ledger
+	// has none); GatewayCurrency is the gateway's, which differs on a
+	// currency_mismatch.
+	Currency        string
+	GatewayCurrency string
 	// LedgerAmount and GatewayAmount are minor units; nil when there is no
 	// such side.
 	LedgerAmount  *int64

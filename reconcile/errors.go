@@ -14,6 +14,4 @@ var (
 	ErrConfig = errors.New("configuration error")
 	// ErrUnauthorized: the gateway refused the key (401 or 403).
 	ErrUnauthorized = errors.New("gateway refused the API key")
-	// ErrRunInProgress: another reconciliation holds the lock.
-	ErrRunInProgress = errors.New("another reconciliation is running")
 )

@@ -8,7 +8,8 @@ import (
 // LedgerQuery selects ledger refunds.
 //
 // Without keys it selects the rows completed or created inside [Since,
-// Until] (a zero Since means the whole history), of CustomerID when set.
+// Until] (a zero Since means the whole history, a zero Until no upper
+// bound), of CustomerID when set.
 // With any key set it selects, of any date and any customer, the rows whose
 // id is in IDs, or whose gateway_refund_id, charge_id or payment_intent_id
 // is in the matching list: the look-ups that find the ledger side of a

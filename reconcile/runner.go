@@ -27,6 +27,9 @@ type Runner struct {
 	Now func() time.Time
 	// Logger receives progress at debug level; nil discards it.
 	Logger *slog.Logger
+	// NewID names a run; nil means NewRunID. The demo makes it
+	// deterministic.
+	NewID func(now time.Time) string
 }
 
 // Timings says where a run spent its time.
@@ -43,7 +46,11 @@ func (r *Runner) Run(ctx context.Context, scope Scope) (Report, error) {
 	if scope.Until.IsZero() {
 		scope.Until = now
 	}
-	run := Run{ID: NewRunID(now), Scope: scope, StartedAt: now, Status: RunRunning}
+	newID := r.NewID
+	if newID == nil {
+		newID = NewRunID
+	}
+	run := Run{ID: newID(now), Scope: scope, StartedAt: now, Status: RunRunning}
 	if err := r.Store.StartRun(ctx, run); err != nil {
 		return Report{Run: run}, fmt.Errorf("record run start: %w", err)
 	}
@@ -379,10 +386,19 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 	}
 
 	// Refunds the gateway failed inside the window, however old: Stripe
-	// keeps refund_failure balance transactions for good.
-	if !scope.Since.IsZero() {
+	// keeps refund_failure balance transactions for good. A whole-history
+	// check sweeps from its oldest failed refund, to say when each failed.
+	sweepFrom := scope.Since
+	if sweepFrom.IsZero() {
+		for _, g := range s.gateway {
+			if g.Status == RefundFailed && (sweepFrom.IsZero() || g.Created.Before(sweepFrom)) {
+				sweepFrom = g.Created
+			}
+		}
+	}
+	if !sweepFrom.IsZero() {
 		var failures []RefundFailure
-		err := r.Gateway.RefundFailures(ctx, scope.Since, scope.Until, func(f RefundFailure) error {
+		err := r.Gateway.RefundFailures(ctx, sweepFrom, scope.Until, func(f RefundFailure) error {
 			failures = append(failures, f)
 			return nil
 		})

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -61,7 +62,7 @@ func WriteDiscrepanciesText(w io.Writer, ds []reconcile.Discrepancy) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			d.ID, d.Kind, d.Status, yesNo(d.New), dash(Clean(d.CustomerID)), dash(Clean(d.LedgerRefundID)),
 			dash(Clean(strings.Join(d.GatewayRefundIDs, ","))), amount(d.LedgerAmount, d.Currency),
-			amount(d.GatewayAmount, d.Currency), dash(string(d.GatewayStatus)))
+			amount(d.GatewayAmount, cmp.Or(d.GatewayCurrency, d.Currency)), dash(string(d.GatewayStatus)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

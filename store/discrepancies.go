@@ -78,7 +78,7 @@ type Event struct {
 }
 
 const discrepancyColumns = `id, kind, status, customer_id, ledger_refund_id, gateway_refund_ids,
-	charge_id, currency, ledger_amount, gateway_amount, gateway_status, failure_reason, detail,
+	charge_id, currency, gateway_currency, ledger_amount, gateway_amount, gateway_status, failure_reason, detail,
 	first_seen_at, last_seen_at`
 
 // discrepancyRow is a row of discrepancies, as discrepancyColumns reads it.
@@ -91,6 +91,7 @@ type discrepancyRow struct {
 	GatewayRefundIDs string         `db:"gateway_refund_ids"`
 	ChargeID         sql.NullString `db:"charge_id"`
 	Currency         sql.NullString `db:"currency"`
+	GatewayCurrency  sql.NullString `db:"gateway_currency"`
 	LedgerAmount     sql.NullInt64  `db:"ledger_amount"`
 	GatewayAmount    sql.NullInt64  `db:"gateway_amount"`
 	GatewayStatus    sql.NullString `db:"gateway_status"`
@@ -120,6 +121,7 @@ func (r discrepancyRow) discrepancy() reconcile.Discrepancy {
 		GatewayRefundIDs: ids,
 		ChargeID:         r.ChargeID.String,
 		Currency:         r.Currency.String,
+		GatewayCurrency:  r.GatewayCurrency.String,
 		LedgerAmount:     amount(r.LedgerAmount),
 		GatewayAmount:    amount(r.GatewayAmount),
 		GatewayStatus:    reconcile.GatewayStatus(r.GatewayStatus.String),
@@ -415,7 +417,7 @@ func (db *DB) upsertDiscrepancies(ctx context.Context, tx *sqlx.Tx, runID string
 	var sb strings.Builder
 	sb.WriteString(`INSERT INTO discrepancies (id, fingerprint, kind, status, customer_id, ledger_refund_id,
 	gateway_refund_ids, charge_id, currency, ledger_amount, gateway_amount, gateway_status,
-	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, resolved_at, updated_at)
+	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, gateway_currency, resolved_at, updated_at)
 VALUES `)
 	ts := db.timeArg(at)
 	for i, id := range ids {
@@ -428,7 +430,7 @@ VALUES `)
 			nullString(d.CustomerID), nullString(d.LedgerRefundID), strings.Join(d.GatewayRefundIDs, ","),
 			nullString(d.ChargeID), nullString(d.Currency), nullInt(d.LedgerAmount), nullInt(d.GatewayAmount),
 			nullString(string(d.GatewayStatus)), nullString(d.FailureReason), d.Detail,
-			ts, ts, runID, runID,
+			ts, ts, runID, runID, nullString(d.GatewayCurrency),
 		}
 		sb.WriteByte('(')
 		for _, v := range vals {
@@ -453,6 +455,7 @@ ON CONFLICT (id) DO UPDATE SET
 	gateway_refund_ids = excluded.gateway_refund_ids,
 	charge_id = excluded.charge_id,
 	currency = excluded.currency,
+	gateway_currency = excluded.gateway_currency,
 	ledger_amount = excluded.ledger_amount,
 	gateway_amount = excluded.gateway_amount,
 	gateway_status = excluded.gateway_status,
@@ -474,7 +477,7 @@ func (db *DB) upsertDiscrepanciesPostgres(ctx context.Context, tx *sqlx.Tx, runI
 	nullTexts := func() []sql.NullString { return make([]sql.NullString, n) }
 	id, fingerprint, kind, gatewayIDs, detail := texts(), texts(), texts(), texts(), texts()
 	customer, ledgerRefund, charge := nullTexts(), nullTexts(), nullTexts()
-	currency, gatewayStatus, failure := nullTexts(), nullTexts(), nullTexts()
+	currency, gatewayStatus, failure, gatewayCurrency := nullTexts(), nullTexts(), nullTexts(), nullTexts()
 	ledgerAmount, gatewayAmount := make([]sql.NullInt64, n), make([]sql.NullInt64, n)
 	str := func(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 	num := func(p *int64) sql.NullInt64 {
@@ -490,21 +493,23 @@ func (db *DB) upsertDiscrepanciesPostgres(ctx context.Context, tx *sqlx.Tx, runI
 		customer[i], ledgerRefund[i], charge[i] = str(d.CustomerID), str(d.LedgerRefundID), str(d.ChargeID)
 		currency[i], gatewayStatus[i], failure[i] = str(d.Currency), str(string(d.GatewayStatus)), str(d.FailureReason)
 		ledgerAmount[i], gatewayAmount[i] = num(d.LedgerAmount), num(d.GatewayAmount)
+		gatewayCurrency[i] = str(d.GatewayCurrency)
 	}
 	q := `INSERT INTO discrepancies (id, fingerprint, kind, status, customer_id, ledger_refund_id,
 	gateway_refund_ids, charge_id, currency, ledger_amount, gateway_amount, gateway_status,
-	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, resolved_at, updated_at)
+	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, gateway_currency, resolved_at, updated_at)
 SELECT v.id, v.fingerprint, v.kind, 'open', v.customer_id, v.ledger_refund_id,
 	v.gateway_refund_ids, v.charge_id, v.currency, v.ledger_amount, v.gateway_amount, v.gateway_status,
-	v.failure_reason, v.detail, $14::timestamptz, $14::timestamptz, $15::text, $15::text, NULL::timestamptz, $14::timestamptz
+	v.failure_reason, v.detail, $14::timestamptz, $14::timestamptz, $15::text, $15::text, v.gateway_currency,
+	NULL::timestamptz, $14::timestamptz
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+	$9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $16::text[])
 	AS v(id, fingerprint, kind, customer_id, ledger_refund_id, gateway_refund_ids, charge_id, currency,
-	ledger_amount, gateway_amount, gateway_status, failure_reason, detail)` + upsertConflict
+	ledger_amount, gateway_amount, gateway_status, failure_reason, detail, gateway_currency)` + upsertConflict
 	_, err := tx.ExecContext(ctx, q,
 		pq.Array(id), pq.Array(fingerprint), pq.Array(kind), pq.Array(customer), pq.Array(ledgerRefund),
 		pq.Array(gatewayIDs), pq.Array(charge), pq.Array(currency), pq.Array(ledgerAmount), pq.Array(gatewayAmount),
-		pq.Array(gatewayStatus), pq.Array(failure), pq.Array(detail), db.timeArg(at), runID)
+		pq.Array(gatewayStatus), pq.Array(failure), pq.Array(detail), db.timeArg(at), runID, pq.Array(gatewayCurrency))
 	return err
 }
 

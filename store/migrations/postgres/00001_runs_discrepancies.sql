@@ -32,6 +32,7 @@ CREATE TABLE discrepancies (
     gateway_refund_ids text NOT NULL DEFAULT '',  -- sorted, comma-joined
     charge_id          text,
     currency           text,
+    gateway_currency   text,
     ledger_amount      bigint,
     gateway_amount     bigint,
     gateway_status     text,

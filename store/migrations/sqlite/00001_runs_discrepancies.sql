@@ -28,6 +28,7 @@ CREATE TABLE discrepancies (
     gateway_refund_ids TEXT NOT NULL DEFAULT '',  -- sorted, comma-joined
     charge_id          TEXT,
     currency           TEXT,
+    gateway_currency   TEXT,
     ledger_amount      INTEGER,
     gateway_amount     INTEGER,
     gateway_status     TEXT,

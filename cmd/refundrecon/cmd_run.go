@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/refundrecon/refundrecon/reconcile"
+	"github.com/refundrecon/refundrecon/report"
+	"github.com/refundrecon/refundrecon/store"
+)
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var s settings
+	fs, e := newFlagSet("migrate", getenv, stderr, &s, false)
+	withLedger := fs.Bool("with-ledger", false, "also create the ledger table ledger_refunds (in the ledger database)")
+	pos, err := e.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("migrate takes no arguments, got %q", pos[0])
+	}
+	if err := s.check(false); err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, s.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate %s: %w", store.Redact(s.DatabaseURL), err)
+	}
+	fmt.Fprintf(stdout, "migrated %s\n", store.Redact(s.DatabaseURL))
+	if *withLedger {
+		ledger := db
+		if s.LedgerDatabaseURL != s.DatabaseURL {
+			if ledger, err = store.Open(ctx, s.LedgerDatabaseURL); err != nil {
+				return fmt.Errorf("open ledger database: %w", err)
+			}
+			defer ledger.Close()
+		}
+		if err := ledger.MigrateLedger(ctx); err != nil {
+			return fmt.Errorf("create ledger table in %s: %w", store.Redact(s.LedgerDatabaseURL), err)
+		}
+		fmt.Fprintf(stdout, "ledger table ledger_refunds ready in %s\n", store.Redact(s.LedgerDatabaseURL))
+	}
+	return nil
+}
+
+func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var s settings
+	fs, e := newFlagSet("run", getenv, stderr, &s, true)
+	since := fs.String("since", "2160h", "start of the window: a duration before now (2160h, 90d) or a date")
+	until := fs.String("until", "", "end of the window: a duration before now or a date (default now)")
+	customer := fs.String("customer", "", "reconcile one customer's refunds only")
+	format := fs.String("format", "text", "text or json")
+	exitCode := fs.Bool("exit-code", false, "exit 3 when open discrepancies remain in scope")
+	pos, err := e.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("run takes no arguments, got %q", pos[0])
+	}
+	if err := checkFormat(*format); err != nil {
+		return err
+	}
+	if err := s.check(true); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	scope := reconcile.Scope{CustomerID: *customer, Until: now}
+	if scope.Since, err = parseWhen("since", *since, now); err != nil {
+		return err
+	}
+	if *until != "" {
+		if scope.Until, err = parseWhen("until", *until, now); err != nil {
+			return err
+		}
+	}
+	if !scope.Since.Before(scope.Until) {
+		return usagef("--since %s is not before --until %s", scope.Since.Format(time.RFC3339), scope.Until.Format(time.RFC3339))
+	}
+	return reconcileAndReport(ctx, &s, scope, *format, *exitCode, stdout, stderr, report.WriteRunText)
+}
+
+func cmdCustomer(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var s settings
+	fs, e := newFlagSet("customer", getenv, stderr, &s, true)
+	format := fs.String("format", "text", "text or json")
+	pos, err := e.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || pos[0] == "" {
+		return usagef("customer takes one customer id (cus_…)")
+	}
+	if err := checkFormat(*format); err != nil {
+		return err
+	}
+	if err := s.check(true); err != nil {
+		return err
+	}
+	scope := reconcile.Scope{CustomerID: pos[0], Until: time.Now().UTC()}
+	return reconcileAndReport(ctx, &s, scope, *format, false, stdout, stderr, report.WriteVerdict)
+}
+
+func checkFormat(f string) error {
+	if f != "text" && f != "json" {
+		return usagef("--format %q is not text or json", f)
+	}
+	return nil
+}
+
+// reconcileAndReport runs one scope and writes its report. A failed run
+// still writes its JSON report (status failed) for scripts.
+func reconcileAndReport(ctx context.Context, s *settings, scope reconcile.Scope, format string, exitCode bool,
+	stdout, stderr io.Writer, text func(io.Writer, reconcile.Report) error) error {
+	a, err := openApp(ctx, s, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rep, runErr := a.reconcile(ctx, scope)
+	if runErr != nil && rep.Run.ID == "" {
+		return runErr // the run could not even start
+	}
+	if format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	} else if runErr == nil {
+		if err := text(stdout, rep); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	if runErr != nil {
+		if format == "json" {
+			fmt.Fprintf(stderr, "refundrecon: run %s failed: %s\n", rep.Run.ID, runErr)
+			return errReported{runErr}
+		}
+		return fmt.Errorf("run %s failed: %w", rep.Run.ID, runErr)
+	}
+	if exitCode {
+		for _, d := range rep.Discrepancies {
+			if d.Status == reconcile.StatusOpen {
+				return errOpenDiscrepancies
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refundrecon/refundrecon/reconcile"
+)
+
+// settings are the contract's variables that the commands share. Each one
+// is a flag whose default comes from the environment, so a flag wins.
+type settings struct {
+	DatabaseURL       string
+	LedgerDatabaseURL string
+	LedgerQuery       string
+	StripeAPIKey      string
+	StripeAPIURL      string
+	StripeMetadataKey string
+	StripeMaxRPS      float64
+	LogLevel          string
+	LogFormat         string
+	Grace             time.Duration
+	PendingAfter      time.Duration
+	Margin            time.Duration
+}
+
+// envFlags defines flags that fall back on environment variables. A bad
+// environment value is a configuration error naming the variable.
+type envFlags struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	errs   []string
+}
+
+func (e *envFlags) str(p *string, name, env, def, help string) {
+	if v := e.getenv(env); v != "" {
+		def = v
+	}
+	e.fs.StringVar(p, name, def, help+" ($"+env+")")
+}
+
+// secret is a string flag whose value is never shown in usage text.
+func (e *envFlags) secret(p *string, name, env, help string) {
+	*p = e.getenv(env)
+	e.fs.Func(name, help+" ($"+env+"; prefer the variable: a flag shows in ps)", func(v string) error {
+		*p = v
+		return nil
+	})
+}
+
+func (e *envFlags) float(p *float64, name, env string, def float64, help string) {
+	if v := e.getenv(env); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			e.errs = append(e.errs, fmt.Sprintf("%s=%q is not a positive number", env, v))
+		} else {
+			def = f
+		}
+	}
+	e.fs.Float64Var(p, name, def, help+" ($"+env+")")
+}
+
+func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, help string) {
+	if v := e.getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			e.errs = append(e.errs, fmt.Sprintf("%s=%q is not a duration such as 15m or 120h", env, v))
+		} else {
+			def = d
+		}
+	}
+	e.fs.DurationVar(p, name, def, help+" ($"+env+")")
+}
+
+// newFlagSet makes a subcommand's flag set with the shared settings.
+func newFlagSet(name string, getenv func(string) string, stderr io.Writer, s *settings, stripe bool) (*flag.FlagSet, *envFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	e := &envFlags{fs: fs, getenv: getenv}
+	e.str(&s.DatabaseURL, "database-url", "DATABASE_URL", "sqlite:refundrecon.db", "the reconciler's own state: postgres://… or sqlite:PATH")
+	e.str(&s.LedgerDatabaseURL, "ledger-database-url", "LEDGER_DATABASE_URL", "", "where the ledger lives (default: the database URL)")
+	e.str(&s.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+	e.str(&s.LogFormat, "log-format", "LOG_FORMAT", "auto", "text, json, or auto (json when stderr is not a terminal)")
+	if stripe {
+		e.str(&s.LedgerQuery, "ledger-query", "LEDGER_QUERY", "", "SQL returning the ledger columns; may use :since, :until, :customer_id (default: the table ledger_refunds)")
+		e.secret(&s.StripeAPIKey, "stripe-api-key", "STRIPE_API_KEY", "Stripe secret or restricted key (sk_…, rk_…)")
+		e.str(&s.StripeAPIURL, "stripe-api-url", "STRIPE_API_URL", "https://api.stripe.com", "base URL of the Stripe API")
+		e.str(&s.StripeMetadataKey, "stripe-metadata-key", "STRIPE_METADATA_KEY", "ledger_refund_id", "refund metadata key that may hold the ledger refund id")
+		e.float(&s.StripeMaxRPS, "stripe-max-rps", "STRIPE_MAX_RPS", 20, "ceiling on Stripe requests per second, all workers together")
+		e.duration(&s.Grace, "grace", "GRACE", reconcile.DefaultGrace, "in-flight records younger than this are not flagged")
+		e.duration(&s.PendingAfter, "pending-after", "PENDING_AFTER", reconcile.DefaultPendingAfter, "a gateway refund pending longer than this is flagged")
+		e.duration(&s.Margin, "margin", "MARGIN", reconcile.DefaultMargin, "read both sides this much around the window")
+	}
+	return fs, e
+}
+
+// parse parses args, allowing positional arguments between flags
+// (customer ID --format json), and checks the environment's values.
+func (e *envFlags) parse(args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := e.fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = e.fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if len(e.errs) > 0 {
+		return nil, fmt.Errorf("%w: %s", reconcile.ErrConfig, strings.Join(e.errs, "; "))
+	}
+	return positional, nil
+}
+
+// check validates the shared settings after parsing.
+func (s *settings) check(stripe bool) error {
+	var problems []string
+	if s.LedgerDatabaseURL == "" {
+		s.LedgerDatabaseURL = s.DatabaseURL
+	}
+	if _, err := parseLevel(s.LogLevel); err != nil {
+		problems = append(problems, err.Error())
+	}
+	switch s.LogFormat {
+	case "auto", "text", "json":
+	default:
+		problems = append(problems, fmt.Sprintf("log format %q is not text, json or auto", s.LogFormat))
+	}
+	if stripe {
+		switch {
+		case s.StripeAPIKey == "":
+			problems = append(problems, "STRIPE_API_KEY is not set")
+		case !strings.HasPrefix(s.StripeAPIKey, "sk_") && !strings.HasPrefix(s.StripeAPIKey, "rk_"):
+			problems = append(problems, "STRIPE_API_KEY is not a secret (sk_…) or restricted (rk_…) key")
+		}
+		if !strings.HasPrefix(s.StripeAPIURL, "http://") && !strings.HasPrefix(s.StripeAPIURL, "https://") {
+			problems = append(problems, fmt.Sprintf("STRIPE_API_URL %q is not an http or https URL", s.StripeAPIURL))
+		}
+		if s.StripeMaxRPS <= 0 {
+			problems = append(problems, "STRIPE_MAX_RPS must be positive")
+		}
+		if strings.TrimSpace(s.StripeMetadataKey) == "" {
+			problems = append(problems, "STRIPE_METADATA_KEY is empty")
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", reconcile.ErrConfig, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log level %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// newLogger builds the one logger of the process: JSON when asked, or when
+// stderr is not a terminal (a container, a timer), text on a terminal.
+func newLogger(s *settings, stderr io.Writer) *slog.Logger {
+	level, _ := parseLevel(s.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	asJSON := s.LogFormat == "json"
+	if s.LogFormat == "auto" {
+		asJSON = !isTerminal(stderr)
+	}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// parseWhen reads --since and --until: a duration before now ("2160h",
+// "90d"), a date ("2026-01-31", the start of that day in UTC) or an RFC 3339
+// time.
+func parseWhen(flagName, v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return time.Time{}, usagef("--%s %q: a duration counts back from now and cannot be negative", flagName, v)
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, usagef("--%s %q is neither a duration (2160h, 90d) nor a date (2026-01-31 or RFC 3339)", flagName, v)
+}
