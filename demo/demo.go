@@ -73,7 +73,9 @@ func Generate(o Options) *Data {
 	return g.d
 }
 
-func (g *generator) customer() string { return fmt.Sprintf("cus_demo%05d", 1+g.rnd.IntN(g.o.Customers)) }
+func (g *generator) customer() string {
+	return fmt.Sprintf("cus_demo%05d", 1+g.rnd.IntN(g.o.Customers))
+}
 
 // within returns a time up to span before now, whole seconds.
 func (g *generator) within(span time.Duration) time.Time {
@@ -184,7 +186,7 @@ func (g *generator) generate() {
 // plant adds one case of kind k.
 func (g *generator) plant(k reconcile.Kind) {
 	day := 24 * time.Hour
-	p := g.newCharge(g.within(80*day).Add(-6 * day))[0]
+	p := g.newCharge(g.within(80 * day).Add(-6 * day))[0]
 	g.d.Planted[k]++
 	switch k {
 	case reconcile.MissingAtGateway:
