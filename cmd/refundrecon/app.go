@@ -21,6 +21,9 @@ type app struct {
 	ledger  *store.DB // the same as db when the ledger shares its database
 	gateway *gateway.Stripe
 	runner  *reconcile.Runner
+	// afterRun hooks run after every run, failed or not (delivering the
+	// alert outbox, say). Their errors are logged, never the run's.
+	afterRun []func(ctx context.Context, rep reconcile.Report) error
 }
 
 func openApp(ctx context.Context, s *settings, stderr io.Writer) (*app, error) {
@@ -78,9 +81,18 @@ func (a *app) Close() {
 	}
 }
 
-// reconcile runs one scope and logs the run's one summary line.
+// reconcile runs one scope, logs the run's one summary line, and runs the
+// after-run hooks. Every run goes through here: the command line, the
+// schedule, the API and webhooks.
 func (a *app) reconcile(ctx context.Context, scope reconcile.Scope) (reconcile.Report, error) {
 	rep, err := a.runner.Run(ctx, scope)
+	defer func() {
+		for _, hook := range a.afterRun {
+			if herr := hook(ctx, rep); herr != nil {
+				a.log.Error("after run", "run_id", rep.Run.ID, "error", herr)
+			}
+		}
+	}()
 	run := rep.Run
 	attrs := []any{
 		"run_id", run.ID, "status", run.Status,
