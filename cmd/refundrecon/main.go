@@ -83,6 +83,7 @@ Usage:
   refundrecon run [--since D] [--until D] [--customer ID] [--format text|json] [--exit-code]
   refundrecon customer ID [--format text|json]
   refundrecon demo [--db PATH] [--customers N] [--refunds N] [--seed S]
+  refundrecon ledger import FILE.csv        load a ledger export into ledger_refunds
   refundrecon help
 
 Every setting is a flag and an environment variable; the flag wins.
@@ -105,6 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdCustomer(ctx, rest, getenv, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, getenv, stdout, stderr)
+	case "ledger":
+		return cmdLedger(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil
