@@ -94,7 +94,7 @@ func amount(v *int64, currency string) string {
 	if currency == "" || !money.Valid(currency) {
 		return fmt.Sprintf("%d %s", *v, Clean(strings.ToUpper(currency)))
 	}
-	return money.Format(*v, currency)
+	return strings.ToUpper(currency) + " " + Amount(*v, currency)
 }
 
 func yesNo(b bool) string {

@@ -84,6 +84,7 @@ Usage:
   refundrecon customer ID [--format text|json]
   refundrecon demo [--db PATH] [--customers N] [--refunds N] [--seed S]
   refundrecon ledger import FILE.csv        load a ledger export into ledger_refunds
+  refundrecon report [--status open|all] [--format text|csv|json|html] [--out FILE]
   refundrecon help
 
 Every setting is a flag and an environment variable; the flag wins.
@@ -108,6 +109,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdDemo(ctx, rest, getenv, stdout, stderr)
 	case "ledger":
 		return cmdLedger(ctx, rest, getenv, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil
