@@ -3,7 +3,7 @@ GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN := bin/refundrecon
 
-.PHONY: help build test test-short lint bench tidy-check
+.PHONY: help build test test-short lint bench tidy-check fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -31,3 +31,9 @@ tidy-check: ## fail when go mod tidy would change go.mod or go.sum
 
 bench: ## print the matcher and classifier benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/
+
+FUZZTIME ?= 5s
+fuzz: ## run each fuzz test for FUZZTIME (default 5s)
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./ledgercsv/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfiguration$$' -fuzztime $(FUZZTIME) ./cmd/refundrecon/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseWhen$$' -fuzztime $(FUZZTIME) ./cmd/refundrecon/

@@ -77,15 +77,15 @@ func Read(r io.Reader, validCurrency func(string) bool, fn func(line int, l reco
 		if errors.Is(err, io.EOF) {
 			return bad, nil
 		}
-		line, _ := cr.FieldPos(0)
 		var perr *csv.ParseError
 		if errors.As(err, &perr) {
 			bad = append(bad, LineError{perr.StartLine, "not valid CSV: " + perr.Err.Error()})
 			continue
 		}
 		if err != nil {
-			return bad, fmt.Errorf("read line %d: %w", line, err)
+			return bad, fmt.Errorf("read: %w", err)
 		}
+		line, _ := cr.FieldPos(0) // only valid for a record read without error
 		if len(rec) != width {
 			bad = append(bad, LineError{line, fmt.Sprintf("has %d fields, the header has %d (a missing column?)", len(rec), width)})
 			continue

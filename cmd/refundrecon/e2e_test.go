@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -52,6 +53,15 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) getenv(k string) string { return w.env[k] }
+
+// schema is the PostgreSQL schema that isolates this world.
+func (w *world) schema() string {
+	u, err := url.Parse(w.dbURL)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return u.Query().Get("search_path")
+}
 
 // run calls the program as main would, and returns stdout and stderr.
 func (w *world) run(args ...string) (string, string, error) {
