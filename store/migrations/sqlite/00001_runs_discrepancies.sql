@@ -44,6 +44,7 @@ CREATE TABLE discrepancies (
 CREATE INDEX discrepancies_status_customer_idx ON discrepancies (status, customer_id);
 CREATE INDEX discrepancies_customer_id_idx ON discrepancies (customer_id);
 CREATE INDEX discrepancies_kind_idx ON discrepancies (kind);
+CREATE INDEX discrepancies_first_seen_idx ON discrepancies (first_seen_at DESC, id);
 
 CREATE TABLE discrepancy_events (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/refundrecon/refundrecon/reconcile"
+	"github.com/refundrecon/refundrecon/store"
+	"github.com/refundrecon/refundrecon/web"
+)
+
+const pageToken = "tok_finance_alice_7f3a9c"
+
+// pageWorld serves the finance page over the demo's cases.
+func pageWorld(t *testing.T) (*httptest.Server, *store.DB) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := run(context.Background(), []string{"demo"}, noEnv, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "refundrecon-demo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h := web.New(web.Config{Store: pageStore{db}, Tokens: []web.Token{{Name: "alice", Value: pageToken}}, PageSize: 10})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, db
+}
+
+func browser(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no Chromium: CI must install it (apt-get install chromium)")
+	}
+	t.Skip("no Chromium installed (apt-get install chromium)")
+	return ""
+}
+
+// A person signs in with a token, filters by kind, opens a case,
+// acknowledges it with a note, and sees the status and the audit entry
+// change: in a real headless Chromium.
+func TestFinancePageInBrowser(t *testing.T) {
+	chrome := browser(t)
+	srv, db := pageWorld(t)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	var loginURL, kinds, status, history, detail string
+	var shot, caseShot []byte
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(srv.URL+"/?kind=gateway_failed"),
+		chromedp.WaitVisible(`#token`, chromedp.ByID),
+		chromedp.Location(&loginURL),
+		chromedp.SendKeys(`#token`, pageToken, chromedp.ByID),
+		chromedp.Click(`#signin`, chromedp.ByID),
+		chromedp.WaitVisible(`#cases`, chromedp.ByID),
+		// Filter by kind through the form.
+		chromedp.SetValue(`#f-kind`, "gateway_canceled", chromedp.ByID),
+		chromedp.Click(`#apply`, chromedp.ByID),
+		chromedp.WaitVisible(`#cases`, chromedp.ByID),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#cases tbody tr td:nth-child(2)')).map(td => td.textContent.trim()).join(',')`, &kinds),
+		chromedp.Click(`a.case-link`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#case-status`, chromedp.ByID),
+		chromedp.Text(`#detail`, &detail, chromedp.ByID),
+		chromedp.SendKeys(`#ack-note`, "Asked Stripe support why it was canceled", chromedp.ByID),
+		chromedp.Click(`#ack`, chromedp.ByID),
+		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
+		chromedp.Text(`#case-status`, &status, chromedp.ByID),
+		chromedp.Text(`#history`, &history, chromedp.ByID),
+		chromedp.FullScreenshot(&caseShot, 100),
+		chromedp.Navigate(srv.URL+"/?status=all"),
+		chromedp.WaitVisible(`#cases`, chromedp.ByID),
+		chromedp.FullScreenshot(&shot, 100), // 100: PNG,
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if u, _ := url.Parse(loginURL); u.Path != "/login" || u.Query().Get("next") != "/?kind=gateway_failed" {
+		t.Errorf("unauthenticated visit went to %s, want the login form keeping the target", loginURL)
+	}
+	if kinds == "" || strings.Trim(strings.ReplaceAll(kinds, "gateway_canceled", ""), ",") != "" {
+		t.Errorf("filtered list shows kinds %q, want only gateway_canceled", kinds)
+	}
+	if !strings.Contains(detail, "was canceled") {
+		t.Errorf("case page detail %q", detail)
+	}
+	if status != "acknowledged" {
+		t.Errorf("status after acknowledging: %q", status)
+	}
+	for _, s := range []string{"alice", "acknowledged", "Asked Stripe support why it was canceled", "open → acknowledged"} {
+		if !strings.Contains(history, s) {
+			t.Errorf("history lacks %q:\n%s", s, history)
+		}
+	}
+	// The store's audit trail says the same.
+	acked, err := db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusAcknowledged}})
+	if err != nil || len(acked) != 1 {
+		t.Fatalf("acknowledged cases: %d (%v)", len(acked), err)
+	}
+	events, err := db.Events(context.Background(), acked[0].ID)
+	if err != nil || events[len(events)-1].Actor != "alice" {
+		t.Fatalf("audit trail: %+v (%v)", events, err)
+	}
+	if dir := os.Getenv("REFUNDRECON_SCREENSHOT_DIR"); dir != "" {
+		for name, png := range map[string][]byte{"review-page.png": shot, "review-case.png": caseShot} {
+			if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// Without a browser: the session cookie's attributes, CSRF, escaping,
+// paging and the CSV download.
+func TestFinancePageHTTP(t *testing.T) {
+	srv, db := pageWorld(t)
+	jar := newJar()
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	// A wrong token is refused; the right one sets an HttpOnly, SameSite cookie.
+	resp, err := c.PostForm(srv.URL+"/login", url.Values{"token": {"nope"}})
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %v %v", resp.StatusCode, err)
+	}
+	resp, err = c.PostForm(srv.URL+"/login", url.Values{"token": {pageToken}, "next": {"//evil.example/"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("login: %v %v %q", resp.StatusCode, err, resp.Header.Get("Location"))
+	}
+	var cookie *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "refundrecon_session" {
+			cookie = ck
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || strings.Contains(cookie.Value, pageToken) {
+		t.Fatalf("session cookie %+v", cookie)
+	}
+
+	// Paging: 10 a page over the demo's cases.
+	body := get(t, c, srv.URL+"/?status=all&page=2")
+	if !strings.Contains(body, "11–20 of") || !strings.Contains(body, `rel="prev"`) {
+		t.Errorf("page 2 does not say 11–20:\n%.500s", body)
+	}
+	// Bad filters are named, not fatal.
+	body = get(t, c, srv.URL+"/?kind=bogus&from=yesterday&min=lots")
+	for _, s := range []string{"unknown kind", "dates are YYYY-MM-DD", "minimum amount"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("list does not say %q", s)
+		}
+	}
+	// A POST without the form's CSRF token changes nothing.
+	ds, _ := db.Discrepancies(context.Background(), store.Filter{})
+	id := ds[0].ID
+	resp, err = c.PostForm(srv.URL+"/cases/"+id+"/ack", url.Values{"note": {"forged"}})
+	if err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("ack without CSRF token: %v %v", resp.StatusCode, err)
+	}
+	if d, _ := db.Discrepancy(context.Background(), id); d.Status != reconcile.StatusOpen {
+		t.Fatalf("a forged POST changed the case to %s", d.Status)
+	}
+	// Resolving needs a note.
+	page := get(t, c, srv.URL+"/cases/"+id)
+	csrf := between(page, `name="csrf" value="`, `"`)
+	resp, err = c.PostForm(srv.URL+"/cases/"+id+"/resolve", url.Values{"csrf": {csrf}, "note": {""}})
+	if err != nil || resp.StatusCode != http.StatusConflict {
+		t.Fatalf("resolve without a note: %v %v", resp.StatusCode, err)
+	}
+	// The CSV download follows the filter.
+	csvBody := get(t, c, srv.URL+"/export.csv?status=all&kind=missing_in_ledger")
+	if lines := strings.Count(strings.TrimSpace(csvBody), "\n"); lines != 3 || !strings.HasPrefix(csvBody, "id,kind,") {
+		t.Errorf("CSV of missing_in_ledger has %d rows:\n%s", lines, csvBody)
+	}
+	// Without a session nothing is shown.
+	resp, err = http.Get(srv.URL + "/cases/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final := resp.Request.URL.Path; final != "/login" {
+		t.Errorf("anonymous case view ended at %s", final)
+	}
+	if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Error("security headers missing")
+	}
+}
+
+func get(t *testing.T, c *http.Client, u string) string {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", u, resp.StatusCode, b.String())
+	}
+	return b.String()
+}
+
+func between(s, from, to string) string {
+	_, after, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(after, to)
+	return v
+}
+
+func newJar() http.CookieJar {
+	j, err := cookiejarNew()
+	if err != nil {
+		panic(errors.New("cookie jar: " + err.Error()))
+	}
+	return j
+}
+
+func cookiejarNew() (http.CookieJar, error) { return cookiejar.New(nil) }

@@ -1,0 +1,440 @@
+// Package web is the finance review page served by serve at /: a
+// server-rendered html/template page that works without JavaScript. It
+// lists cases with filters and paging, shows a case's two sides and
+// history, and records acknowledgements and resolutions with the reviewer's
+// token name. It imports reconcile, report and money, never an adapter: cmd
+// gives it a Store.
+package web
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refundrecon/refundrecon/money"
+	"github.com/refundrecon/refundrecon/reconcile"
+	"github.com/refundrecon/refundrecon/report"
+)
+
+// Query selects a page of cases; see the store's PageQuery.
+type Query struct {
+	Statuses     []reconcile.Status
+	Kind         reconcile.Kind
+	CustomerID   string
+	Since, Until time.Time
+	MinAmount    map[string]int64
+	Limit        int
+	Offset       int
+}
+
+// Event is one entry of a case's audit trail.
+type Event struct {
+	At                 time.Time
+	Actor, Action      string
+	FromStatus, Status reconcile.Status
+	Note               string
+}
+
+// Store is what the page reads and writes.
+type Store interface {
+	Page(ctx context.Context, q Query) ([]reconcile.Discrepancy, int, error)
+	Currencies(ctx context.Context) ([]string, error)
+	Discrepancy(ctx context.Context, id string) (reconcile.Discrepancy, error)
+	History(ctx context.Context, id string) ([]Event, error)
+	Acknowledge(ctx context.Context, id, actor, note string) (reconcile.Discrepancy, error)
+	Resolve(ctx context.Context, id, actor, note string) (reconcile.Discrepancy, error)
+}
+
+// Config configures the page.
+type Config struct {
+	Store  Store
+	Tokens []Token
+	// SecureCookies marks the session cookie Secure (behind TLS).
+	SecureCookies bool
+	// PageSize is the number of cases a page shows (default 50).
+	PageSize int
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Handler serves the page's routes.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+	log *slog.Logger
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"upper": strings.ToUpper,
+	"day":   func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"money": func(v *int64, cur string) string {
+		if v == nil {
+			return "—"
+		}
+		return strings.ToUpper(cur) + " " + report.Amount(*v, cur)
+	},
+	"atRisk": func(d reconcile.Discrepancy) string {
+		a, cur := report.AtRisk(d)
+		return strings.ToUpper(cur) + " " + report.Amount(a, cur)
+	},
+	"orDash": func(s string) string { return cmp.Or(s, "—") },
+	"join":   strings.Join,
+	"page":   func(k reconcile.Kind) bool { return report.Pages[k] },
+}).ParseFS(templateFS, "templates/*.html"))
+
+// Routes the page serves; serve mounts them on its mux.
+var Routes = []string{"GET /{$}", "GET /login", "POST /login", "POST /logout", "GET /cases/{id}",
+	"POST /cases/{id}/ack", "POST /cases/{id}/resolve", "GET /export.csv"}
+
+// New builds the page's handler.
+func New(cfg Config) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 50
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	h.mux.HandleFunc("GET /{$}", h.authed(h.list))
+	h.mux.HandleFunc("GET /login", h.loginForm)
+	h.mux.HandleFunc("POST /login", h.loginSubmit)
+	h.mux.HandleFunc("POST /logout", h.logout)
+	h.mux.HandleFunc("GET /cases/{id}", h.authed(h.showCase))
+	h.mux.HandleFunc("POST /cases/{id}/ack", h.authed(h.review("ack")))
+	h.mux.HandleFunc("POST /cases/{id}/resolve", h.authed(h.review("resolve")))
+	h.mux.HandleFunc("GET /export.csv", h.authed(h.export))
+	return h
+}
+
+func (h *Handler) now() time.Time { return h.cfg.Now() }
+
+// ServeHTTP serves the page with headers that keep it from being framed or
+// sniffed, and a policy that allows no script and nothing from elsewhere.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r)
+}
+
+type sessionKey struct{}
+
+// authed sends a request without a session to the login form; a POST must
+// also carry the session's CSRF token.
+func (h *Handler) authed(next func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := h.session(r)
+		if !ok {
+			if r.Method != http.MethodGet {
+				http.Error(w, "sign in first", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil || !s.validCSRF(r.PostFormValue("csrf")) {
+				http.Error(w, "the form is stale or was not sent by this page; reload and try again", http.StatusForbidden)
+				return
+			}
+		}
+		next(w, r, s)
+	}
+}
+
+func (h *Handler) render(w http.ResponseWriter, code int, name string, data any) {
+	var b strings.Builder
+	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+		h.log.Error("render page", "page", name, "error", err)
+		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+type loginData struct {
+	Next, Error string
+	Configured  bool
+}
+
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	h.render(w, http.StatusOK, "login.html", loginData{Next: safeNext(r.URL.Query().Get("next")), Configured: len(h.cfg.Tokens) > 0})
+}
+
+func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	t, ok := h.login(strings.TrimSpace(r.PostFormValue("token")))
+	if !ok {
+		h.log.Warn("page login refused", "remote", r.RemoteAddr)
+		h.render(w, http.StatusUnauthorized, "login.html", loginData{Next: next, Error: "That token is not valid.", Configured: len(h.cfg.Tokens) > 0})
+		return
+	}
+	h.setSession(w, t)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	h.clearSession(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// safeNext keeps a redirect target on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return "/"
+	}
+	return next
+}
+
+// filter is the list's query string, parsed.
+type filter struct {
+	Status, Kind, Customer, From, To, Min string
+	Page                                  int
+	Problems                              []string
+}
+
+func parseFilter(v url.Values) filter {
+	f := filter{Status: cmp.Or(v.Get("status"), "unresolved"), Kind: v.Get("kind"), Customer: strings.TrimSpace(v.Get("customer")),
+		From: v.Get("from"), To: v.Get("to"), Min: strings.TrimSpace(v.Get("min")), Page: 1}
+	if p, err := strconv.Atoi(v.Get("page")); err == nil && p > 0 && p < 1_000_000 {
+		f.Page = p
+	}
+	return f
+}
+
+func (f filter) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"status": f.Status, "kind": f.Kind, "customer": f.Customer, "from": f.From, "to": f.To, "min": f.Min} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+// query turns the filter into a store query; what cannot be read is named
+// in f.Problems and ignored.
+func (h *Handler) query(ctx context.Context, f *filter) (Query, error) {
+	var q Query
+	switch f.Status {
+	case "unresolved":
+		q.Statuses = []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}
+	case "open", "acknowledged", "resolved":
+		q.Statuses = []reconcile.Status{reconcile.Status(f.Status)}
+	case "all":
+	default:
+		f.Problems = append(f.Problems, "unknown status "+strconv.Quote(f.Status))
+		f.Status = "unresolved"
+		q.Statuses = []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}
+	}
+	if f.Kind != "" {
+		if k := reconcile.Kind(f.Kind); k.Valid() {
+			q.Kind = k
+		} else {
+			f.Problems = append(f.Problems, "unknown kind "+strconv.Quote(f.Kind))
+			f.Kind = ""
+		}
+	}
+	q.CustomerID = f.Customer
+	for _, d := range []struct {
+		v   *string
+		t   *time.Time
+		end bool
+	}{{&f.From, &q.Since, false}, {&f.To, &q.Until, true}} {
+		if *d.v == "" {
+			continue
+		}
+		t, err := time.Parse("2006-01-02", *d.v)
+		if err != nil {
+			f.Problems = append(f.Problems, "dates are YYYY-MM-DD, not "+strconv.Quote(*d.v))
+			*d.v = ""
+			continue
+		}
+		if d.end {
+			t = t.Add(24*time.Hour - time.Nanosecond)
+		}
+		*d.t = t
+	}
+	if f.Min != "" {
+		min, err := strconv.ParseFloat(f.Min, 64)
+		if err != nil || min < 0 || math.IsInf(min, 0) || math.IsNaN(min) {
+			f.Problems = append(f.Problems, "the minimum amount is a number such as 50 or 12.50")
+			f.Min = ""
+		} else {
+			curs, err := h.cfg.Store.Currencies(ctx)
+			if err != nil {
+				return q, err
+			}
+			q.MinAmount = map[string]int64{}
+			for _, c := range curs {
+				q.MinAmount[c] = int64(math.Ceil(min * math.Pow10(money.Digits(c))))
+			}
+		}
+	}
+	q.Limit = h.cfg.PageSize
+	q.Offset = (f.Page - 1) * h.cfg.PageSize
+	return q, nil
+}
+
+type listData struct {
+	Who, CSRF     string
+	Filter        filter
+	Kinds         []reconcile.Kind
+	Statuses      []string
+	Cases         []reconcile.Discrepancy
+	Total, Pages  int
+	First, Last   int
+	Prev, Next    string
+	Export        string
+	GeneratedAt   time.Time
+	NoTokensAtAll bool
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
+	f := parseFilter(r.URL.Query())
+	q, err := h.query(r.Context(), &f)
+	if err != nil {
+		h.fail(w, "read cases", err)
+		return
+	}
+	cases, total, err := h.cfg.Store.Page(r.Context(), q)
+	if err != nil {
+		h.fail(w, "read cases", err)
+		return
+	}
+	d := listData{Who: s.name, CSRF: s.csrf(), Filter: f, Kinds: reconcile.Kinds, Cases: cases, Total: total,
+		Statuses: []string{"unresolved", "open", "acknowledged", "resolved", "all"}, GeneratedAt: h.now()}
+	d.Pages = max(1, (total+h.cfg.PageSize-1)/h.cfg.PageSize)
+	if len(cases) > 0 {
+		d.First, d.Last = q.Offset+1, q.Offset+len(cases)
+	}
+	link := func(page int) string {
+		v := f.values()
+		v.Set("page", strconv.Itoa(page))
+		return "/?" + v.Encode()
+	}
+	if f.Page > 1 {
+		d.Prev = link(f.Page - 1)
+	}
+	if f.Page < d.Pages {
+		d.Next = link(f.Page + 1)
+	}
+	d.Export = "/export.csv?" + f.values().Encode()
+	h.render(w, http.StatusOK, "list.html", d)
+}
+
+type caseData struct {
+	Who, CSRF string
+	Case      reconcile.Discrepancy
+	History   []Event
+	Flash     string
+}
+
+func (h *Handler) showCase(w http.ResponseWriter, r *http.Request, s session) {
+	id := r.PathValue("id")
+	d, err := h.cfg.Store.Discrepancy(r.Context(), id)
+	if errors.Is(err, reconcile.ErrNotFound) {
+		http.Error(w, "no such case", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		h.fail(w, "read case", err)
+		return
+	}
+	hist, err := h.cfg.Store.History(r.Context(), id)
+	if err != nil {
+		h.fail(w, "read history", err)
+		return
+	}
+	h.render(w, http.StatusOK, "case.html", caseData{Who: s.name, CSRF: s.csrf(), Case: d, History: hist, Flash: r.URL.Query().Get("done")})
+}
+
+func (h *Handler) review(action string) func(http.ResponseWriter, *http.Request, session) {
+	return func(w http.ResponseWriter, r *http.Request, s session) {
+		id := r.PathValue("id")
+		note := strings.TrimSpace(r.PostFormValue("note"))
+		var err error
+		if action == "ack" {
+			_, err = h.cfg.Store.Acknowledge(r.Context(), id, s.name, note)
+		} else {
+			_, err = h.cfg.Store.Resolve(r.Context(), id, s.name, note)
+		}
+		switch {
+		case errors.Is(err, reconcile.ErrNotFound):
+			http.Error(w, "no such case", http.StatusNotFound)
+			return
+		case errors.Is(err, reconcile.ErrConflict), errors.Is(err, reconcile.ErrInvalid):
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		case err != nil:
+			h.fail(w, action, err)
+			return
+		}
+		h.log.Info("case reviewed", "discrepancy_id", id, "action", action, "actor", s.name)
+		http.Redirect(w, r, "/cases/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
+	}
+}
+
+// exportLimit bounds a CSV download.
+const exportLimit = 100_000
+
+func (h *Handler) export(w http.ResponseWriter, r *http.Request, _ session) {
+	f := parseFilter(r.URL.Query())
+	q, err := h.query(r.Context(), &f)
+	if err != nil {
+		h.fail(w, "export", err)
+		return
+	}
+	q.Limit, q.Offset = 1000, 0
+	var all []reconcile.Discrepancy
+	for len(all) < exportLimit {
+		page, total, err := h.cfg.Store.Page(r.Context(), q)
+		if err != nil {
+			h.fail(w, "export", err)
+			return
+		}
+		all = append(all, page...)
+		if len(page) < q.Limit || len(all) >= total {
+			break
+		}
+		q.Offset += len(page)
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="refundrecon-%s.csv"`, h.now().UTC().Format("20060102-150405")))
+	if err := report.WriteCSV(w, all); err != nil {
+		h.log.Error("export", "error", err)
+	}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, what string, err error) {
+	h.log.Error("page", "action", what, "error", err)
+	http.Error(w, "something went wrong; the error is in the server's log", http.StatusInternalServerError)
+}
