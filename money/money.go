@@ -27,11 +27,36 @@ func Digits(code string) int {
 	return scale
 }
 
-// Format renders an amount in minor units with its currency's own digits:
-// Format(4500, "usd") is "USD 45.00", Format(4500, "jpy") is "JPY 4500",
-// Format(-1500, "kwd") is "KWD -1.500".
+// Format renders an amount in minor units with its currency's own digits
+// and grouped thousands: Format(4500, "usd") is "USD 45.00",
+// Format(123456, "jpy") is "JPY 123,456", Format(-1500, "kwd") is
+// "KWD -1.500".
 func Format(amount int64, code string) string {
-	return strings.ToUpper(code) + " " + Decimal(amount, code)
+	return strings.ToUpper(code) + " " + Grouped(amount, code)
+}
+
+// Grouped is Decimal with the thousands grouped by commas:
+// Grouped(123456789, "usd") is "1,234,567.89".
+func Grouped(amount int64, code string) string {
+	s := Decimal(amount, code)
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if hasFrac {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String()
 }
 
 // Decimal renders an amount in minor units as a plain decimal number with

@@ -14,11 +14,13 @@ func TestFormat(t *testing.T) {
 		{4500, "usd", "USD 45.00"},
 		{5, "USD", "USD 0.05"},
 		{0, "eur", "EUR 0.00"},
-		{4500, "jpy", "JPY 4500"},
+		{4500, "jpy", "JPY 4,500"},
+		{123456789, "usd", "USD 1,234,567.89"},
+		{-123456789, "jpy", "JPY -123,456,789"},
 		{1500, "kwd", "KWD 1.500"},
 		{-1500, "kwd", "KWD -1.500"},
 		{-7, "usd", "USD -0.07"},
-		{math.MinInt64, "usd", "USD -92233720368547758.08"},
+		{math.MinInt64, "usd", "USD -92,233,720,368,547,758.08"},
 	}
 	for _, tt := range tests {
 		if got := Format(tt.amount, tt.code); got != tt.want {

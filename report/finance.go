@@ -26,31 +26,14 @@ func NewFinance(scope string, ds []reconcile.Discrepancy, now time.Time) Finance
 	return Finance{Scope: scope, Summary: Summarize(ds, now), Discrepancies: ds}
 }
 
-// Amount renders minor units with the currency's digits and thousands
-// separators, without the code: 1234567 USD is "12,345.67", JPY "1,234,567".
+// Amount renders minor units with the currency's digits and grouped
+// thousands, without the code: 1234567 USD is "12,345.67", JPY "1,234,567".
+// An unknown code prints the bare minor units.
 func Amount(amount int64, currency string) string {
 	if !money.Valid(currency) {
 		return fmt.Sprintf("%d", amount)
 	}
-	s := money.Decimal(amount, currency)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
-	if hasFrac {
-		out += "." + frac
-	}
-	if neg {
-		out = "-" + out
-	}
-	return out
+	return money.Grouped(amount, currency)
 }
 
 // WriteFinanceText writes the report as aligned tables with totals.
