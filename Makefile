@@ -37,3 +37,25 @@ fuzz: ## run each fuzz test for FUZZTIME (default 5s)
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./ledgercsv/
 	$(GO) test -run '^$$' -fuzz '^FuzzConfiguration$$' -fuzztime $(FUZZTIME) ./cmd/refundrecon/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWhen$$' -fuzztime $(FUZZTIME) ./cmd/refundrecon/
+
+# deploy/: the image's build steps without Docker, and the offline checks of
+# the manifests and units (internal/deploycheck).
+DOCKER_STAGE ?= bin/docker
+DOCKER_ROOT := $(abspath $(DOCKER_STAGE))
+.PHONY: docker-steps deploy-check
+
+docker-steps: ## deploy/Dockerfile's build steps without Docker: bin/docker/out/refundrecon
+	@case "$(DOCKER_ROOT)" in ""|/) echo "DOCKER_STAGE must name a directory of its own"; exit 1;; esac
+	rm -rf $(DOCKER_ROOT)/src $(DOCKER_ROOT)/out
+	mkdir -p $(DOCKER_ROOT)/src $(DOCKER_ROOT)/out
+# COPY go.mod go.sum ./
+	cp go.mod go.sum $(DOCKER_ROOT)/src/
+	cd $(DOCKER_ROOT)/src && $(GO) mod download
+# COPY . . : what git sees (.gitignore), less deploy/ and .ci/ as in deploy/Dockerfile.dockerignore
+	git ls-files -z --cached --others --exclude-standard -- . ':(exclude).ci' ':(exclude)deploy' \
+		| tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DOCKER_ROOT)/src
+	cd $(DOCKER_ROOT)/src && TARGETOS=$$($(GO) env GOOS) && TARGETARCH=$$($(GO) env GOARCH) && CGO_ENABLED=0 GOOS=$$TARGETOS GOARCH=$$TARGETARCH $(GO) build -trimpath -ldflags="-s -w" -o $(DOCKER_ROOT)/out/refundrecon ./cmd/refundrecon
+	cd $(DOCKER_ROOT)/src && mkdir -p $(DOCKER_ROOT)/out/data
+
+deploy-check: ## validate deploy/ offline: kustomize, compose, systemd units, Dockerfile, static binary
+	$(GO) test -count=1 -v ./internal/deploycheck/
