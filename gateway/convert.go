@@ -42,6 +42,98 @@ func (s *Stripe) convert(r *stripe.Refund) (reconcile.GatewayRefund, error) {
 	return g, nil
 }
 
+// convertPage is convert for a refund of a listing page (see page.go): the
+// same result, with the ids, charge, payment intent, customer and metadata
+// value copied into one allocation that the refund's strings share, and no
+// reference to the page's body kept.
+func (s *Stripe) convertPage(r *pageRefund) (reconcile.GatewayRefund, error) {
+	if len(r.ID) == 0 {
+		return reconcile.GatewayRefund{}, errors.New("stripe answered a refund without id")
+	}
+	intent := r.PaymentIntent.ID
+	if !r.PaymentIntent.set {
+		intent = nil
+	}
+	var chargeID, customer []byte
+	if r.Charge.set {
+		chargeID = r.Charge.ID
+		if len(intent) == 0 && r.ChargePaymentIntent.set {
+			intent = r.ChargePaymentIntent.ID
+		}
+		if r.ChargeCustomer.set {
+			customer = r.ChargeCustomer.ID
+		}
+	}
+	// One allocation for the five: a strings.Builder's String shares its
+	// buffer, and substrings share it in turn.
+	var b strings.Builder
+	b.Grow(len(r.ID) + len(chargeID) + len(intent) + len(customer) + len(r.Metadata))
+	b.Write(r.ID)
+	b.Write(chargeID)
+	b.Write(intent)
+	b.Write(customer)
+	b.Write(r.Metadata)
+	all := b.String()
+	n1 := len(r.ID)
+	n2 := n1 + len(chargeID)
+	n3 := n2 + len(intent)
+	n4 := n3 + len(customer)
+	g := reconcile.GatewayRefund{
+		ID:              all[:n1],
+		ChargeID:        all[n1:n2],
+		PaymentIntentID: all[n2:n3],
+		CustomerID:      all[n3:n4],
+		Amount:          r.Amount,
+		Currency:        currencyBytes(r.Currency),
+		Status:          statusBytes(r.Status),
+		FailureReason:   failureReasonBytes(r.FailureReason),
+		LedgerRefundID:  all[n4:],
+		Created:         time.Unix(r.Created, 0).UTC(),
+	}
+	s.stats.refunds.Add(1)
+	return g, nil
+}
+
+// statusBytes is status for text of a page, allocating only for a status
+// Stripe does not document.
+func statusBytes(b []byte) reconcile.GatewayStatus {
+	switch string(b) {
+	case "succeeded":
+		return reconcile.RefundSucceeded
+	case "pending":
+		return reconcile.RefundPending
+	case "requires_action":
+		return reconcile.RefundRequiresAction
+	case "failed":
+		return reconcile.RefundFailed
+	case "canceled":
+		return reconcile.RefundCanceled
+	}
+	return reconcile.GatewayStatus(b)
+}
+
+// currencyBytes is currency for text of a page, allocating only for a code
+// that is not lower case or not among the interned ones.
+func currencyBytes(b []byte) string {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' || c >= 0x80 {
+			return currency(string(b))
+		}
+	}
+	if c, ok := knownCurrency(string(b)); ok {
+		return c
+	}
+	return string(b)
+}
+
+// failureReasonBytes is failureReason for text of a page.
+func failureReasonBytes(b []byte) string {
+	if r, ok := knownFailureReason(string(b)); ok {
+		return r
+	}
+	return string(b)
+}
+
 func status(s stripe.RefundStatus) reconcile.GatewayStatus {
 	switch s {
 	case stripe.RefundStatusSucceeded:
@@ -61,63 +153,79 @@ func status(s stripe.RefundStatus) reconcile.GatewayStatus {
 // currency returns the code in lower case, interned for the common ones.
 func currency(c string) string {
 	c = strings.ToLower(c) // no copy when it already is
-	switch c {
-	case "usd":
-		return "usd"
-	case "eur":
-		return "eur"
-	case "gbp":
-		return "gbp"
-	case "jpy":
-		return "jpy"
-	case "cad":
-		return "cad"
-	case "aud":
-		return "aud"
-	case "chf":
-		return "chf"
-	case "sek":
-		return "sek"
-	case "nok":
-		return "nok"
-	case "dkk":
-		return "dkk"
-	case "nzd":
-		return "nzd"
-	case "sgd":
-		return "sgd"
-	case "hkd":
-		return "hkd"
-	case "mxn":
-		return "mxn"
-	case "brl":
-		return "brl"
-	case "inr":
-		return "inr"
-	case "pln":
-		return "pln"
+	if k, ok := knownCurrency(c); ok {
+		return k
 	}
 	return c
 }
 
+// knownCurrency returns the shared constant of a common lower-case code.
+func knownCurrency(c string) (string, bool) {
+	switch c {
+	case "usd":
+		return "usd", true
+	case "eur":
+		return "eur", true
+	case "gbp":
+		return "gbp", true
+	case "jpy":
+		return "jpy", true
+	case "cad":
+		return "cad", true
+	case "aud":
+		return "aud", true
+	case "chf":
+		return "chf", true
+	case "sek":
+		return "sek", true
+	case "nok":
+		return "nok", true
+	case "dkk":
+		return "dkk", true
+	case "nzd":
+		return "nzd", true
+	case "sgd":
+		return "sgd", true
+	case "hkd":
+		return "hkd", true
+	case "mxn":
+		return "mxn", true
+	case "brl":
+		return "brl", true
+	case "inr":
+		return "inr", true
+	case "pln":
+		return "pln", true
+	}
+	return "", false
+}
+
 func failureReason(r stripe.RefundFailureReason) string {
-	switch r {
-	case "":
-		return ""
-	case "expired_or_canceled_card":
-		return "expired_or_canceled_card"
-	case "lost_or_stolen_card":
-		return "lost_or_stolen_card"
-	case "declined":
-		return "declined"
-	case "insufficient_funds":
-		return "insufficient_funds"
-	case "merchant_request":
-		return "merchant_request"
-	case "charge_for_pending_refund_disputed":
-		return "charge_for_pending_refund_disputed"
-	case "unknown":
-		return "unknown"
+	if k, ok := knownFailureReason(string(r)); ok {
+		return k
 	}
 	return string(r)
+}
+
+// knownFailureReason returns the shared constant of a documented reason.
+func knownFailureReason(r string) (string, bool) {
+	switch r {
+	case "":
+		return "", true
+	case "expired_or_canceled_card":
+		return "expired_or_canceled_card", true
+	case "lost_or_stolen_card":
+		return "lost_or_stolen_card", true
+	case "declined":
+		return "declined", true
+	case "insufficient_funds":
+		return "insufficient_funds", true
+	case "merchant_request":
+		return "merchant_request", true
+	case "charge_for_pending_refund_disputed":
+		return "charge_for_pending_refund_disputed", true
+	case "unknown":
+		return "unknown", true
+	}
+	return "", false
 }

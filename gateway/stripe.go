@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/refundrecon/refundrecon/reconcile"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
+	"github.com/stripe/stripe-go/v76/form"
 	"golang.org/x/time/rate"
 )
 
@@ -67,7 +69,9 @@ type Config struct {
 
 // Stripe reads refunds from Stripe. It is safe for concurrent use.
 type Stripe struct {
-	api         *client.API
+	api *client.API
+	// backend is api's, for the refund listings (see eachRefund).
+	backend     *stripe.BackendImplementation
 	key         string // only to redact it
 	metadataKey string
 	concurrency int
@@ -165,8 +169,10 @@ func New(cfg Config) (*Stripe, error) {
 	}
 	// Connect and Uploads are never called; they are built here only so that
 	// stripe-go never falls back to its package-level backends.
+	api := stripe.GetBackendWithConfig(stripe.APIBackend, bc(stripe.String(base)))
+	s.backend = api.(*stripe.BackendImplementation)
 	s.api = client.New(cfg.APIKey, &stripe.Backends{
-		API:     stripe.GetBackendWithConfig(stripe.APIBackend, bc(stripe.String(base))),
+		API:     api,
 		Connect: stripe.GetBackendWithConfig(stripe.ConnectBackend, bc(stripe.String(base))),
 		Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, bc(stripe.String(base))),
 	})
@@ -215,7 +221,7 @@ func (s *Stripe) Refunds(ctx context.Context, since, until time.Time, fn func(re
 				CreatedRange: sp.rangeParams(),
 			}
 			p.AddExpand("data.charge")
-			err := s.eachRefund(s.api.Refunds.List(p).Iter, func(r reconcile.GatewayRefund) error {
+			err := s.eachRefund(p, func(r reconcile.GatewayRefund) error {
 				// A server that ignored the created filter would hand every
 				// slice the same refunds: refuse rather than deliver twice.
 				if !sp.contains(r.Created.Unix()) {
@@ -302,7 +308,7 @@ func (s *Stripe) refundsOf(ctx context.Context, op string, p *stripe.RefundListP
 	p.Limit = stripe.Int64(pageSize)
 	p.AddExpand("data.charge")
 	var rs []reconcile.GatewayRefund
-	err := s.eachRefund(s.api.Refunds.List(p).Iter, func(r reconcile.GatewayRefund) error {
+	err := s.eachRefund(p, func(r reconcile.GatewayRefund) error {
 		rs = append(rs, r)
 		return nil
 	})
@@ -378,18 +384,80 @@ func (s *Stripe) CustomerCharges(ctx context.Context, customerID string) ([]stri
 }
 
 // eachRefund walks a refund listing, converting each refund; errors are not
-// yet mapped.
-func (s *Stripe) eachRefund(it *stripe.Iter, fn func(reconcile.GatewayRefund) error) error {
-	return each(it, "refunds",
-		func(l stripe.ListContainer) []*stripe.Refund { return l.(*stripe.RefundList).Data },
-		func(r *stripe.Refund) string { return r.ID },
-		func(r *stripe.Refund) error {
-			g, err := s.convert(r)
+// yet mapped. stripe-go builds each request (the query encoded as its
+// iterator encodes it, the headers) and turns an error answer into a
+// *stripe.Error; the request goes through the adapter's own client, and the
+// page is read by decodeRefundPage (see page.go) instead of stripe-go's
+// decoder. The checks are each's: a page without data is malformed, and a
+// page that ends on an id an earlier one ended on, or is empty yet has
+// more, means the cursor does not advance.
+func (s *Stripe) eachRefund(p *stripe.RefundListParams, fn func(reconcile.GatewayRefund) error) error {
+	query := &form.Values{}
+	form.AppendTo(query, p)
+	var body bytes.Buffer
+	var page refundPage
+	var lastIDs map[string]struct{}
+	for {
+		if err := s.get(p.Context, "/v1/refunds?"+query.Encode(), &body); err != nil {
+			return err
+		}
+		if err := decodeRefundPage(body.Bytes(), s.metadataKey, &page); err != nil {
+			return err
+		}
+		if page.Data == nil {
+			return errors.New("stripe answered a refunds page without data")
+		}
+		if len(page.Data) == 0 {
+			if page.HasMore {
+				return errors.New("stripe refunds listing did not advance: an empty page has more")
+			}
+			return nil
+		}
+		last := string(page.Data[len(page.Data)-1].ID)
+		if _, seen := lastIDs[last]; seen {
+			return fmt.Errorf("stripe refunds listing did not advance: page ends again on %s", last)
+		}
+		if lastIDs == nil {
+			lastIDs = make(map[string]struct{})
+		}
+		lastIDs[last] = struct{}{}
+		for i := range page.Data {
+			g, err := s.convertPage(&page.Data[i])
 			if err != nil {
 				return err
 			}
-			return fn(g)
-		})
+			if err := fn(g); err != nil {
+				return err
+			}
+		}
+		if !page.HasMore {
+			return nil
+		}
+		query.Set(stripe.StartingAfter, last)
+	}
+}
+
+// get makes one GET request built by stripe-go and reads a successful
+// answer's body into body; an error answer becomes stripe-go's
+// *stripe.Error.
+func (s *Stripe) get(ctx context.Context, path string, body *bytes.Buffer) error {
+	req, err := s.backend.NewRequest(http.MethodGet, path, s.key, "application/x-www-form-urlencoded", &stripe.Params{Context: ctx})
+	if err != nil {
+		return err
+	}
+	resp, err := s.backend.HTTPClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body.Reset()
+	if _, err := body.ReadFrom(resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		return s.backend.ResponseToError(resp, body.Bytes())
+	}
+	return nil
 }
 
 // each walks a stripe-go listing item by item and checks every page before

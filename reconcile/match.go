@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"cmp"
+	"hash/maphash"
 	"math"
 	"slices"
 	"time"
@@ -25,66 +26,163 @@ type Matching struct {
 //     once, nearest in time first.
 //
 // Match is pure and allocation-light: it is the inner loop of a nightly run
-// over millions of refunds.
+// over millions of refunds. Its two look-ups (gateway refund by id, by the
+// ledger id its metadata names) are open-addressing tables of indexes that
+// keep a 32-bit tag of each key's hash beside the index, so a probe seldom
+// touches a refund that is not the one sought.
 func Match(ledger []LedgerRefund, gateway []GatewayRefund) Matching {
 	m := Matching{
 		ByLedger: make([][]int32, len(ledger)),
 		Matched:  make([]bool, len(gateway)),
 	}
-	byID := make(map[string]int32, len(gateway))
-	// byMeta holds the first gateway refund naming a ledger id; metaMore the
-	// rest, which are rare (a failed attempt and its retry).
-	byMeta := make(map[string]int32, len(gateway))
-	var metaMore map[string][]int32
-	for j := range gateway {
-		g := &gateway[j]
-		byID[g.ID] = int32(j)
-		if g.LedgerRefundID == "" {
-			continue
+	seed := maphash.MakeSeed()
+	// The tables are bigger than the caches at a million refunds: each
+	// pass hashes a batch of keys and touches their home slots first, so
+	// that the batch's cache misses overlap instead of queueing.
+	var hs [batch]uint64
+	byID := newIndex(len(gateway))
+	for b := 0; b < len(gateway); b += batch {
+		blk := gateway[b:min(b+batch, len(gateway))]
+		for k := range blk {
+			hs[k] = maphash.String(seed, blk[k].ID)
 		}
-		if _, dup := byMeta[g.LedgerRefundID]; dup {
-			if metaMore == nil {
-				metaMore = make(map[string][]int32)
+		byID.touch(hs[:len(blk)])
+		for k := range blk {
+			id := blk[k].ID
+			slot, _ := byID.find(hs[k], func(e int32) bool { return gateway[e].ID == id })
+			byID.set(slot, hs[k], int32(b+k)) // the last of equal ids wins
+		}
+	}
+	// byMeta holds, per ledger id named in metadata, the last gateway refund
+	// naming it; next chains it to the earlier ones (a failed attempt and
+	// its retry), newest first.
+	var byMeta index
+	var next []int32
+	for b := 0; b < len(gateway); b += batch {
+		blk := gateway[b:min(b+batch, len(gateway))]
+		if next == nil {
+			for k := range blk {
+				if blk[k].LedgerRefundID != "" {
+					byMeta = newIndex(len(gateway) - b)
+					next = make([]int32, len(gateway))
+					break
+				}
 			}
-			metaMore[g.LedgerRefundID] = append(metaMore[g.LedgerRefundID], int32(j))
-			continue
+			if next == nil {
+				continue
+			}
 		}
-		byMeta[g.LedgerRefundID] = int32(j)
+		for k := range blk {
+			hs[k] = maphash.String(seed, blk[k].LedgerRefundID)
+		}
+		byMeta.touch(hs[:len(blk)])
+		for k := range blk {
+			lid := blk[k].LedgerRefundID
+			if lid == "" {
+				continue
+			}
+			slot, head := byMeta.find(hs[k], func(e int32) bool { return gateway[e].LedgerRefundID == lid })
+			next[b+k] = head
+			byMeta.set(slot, hs[k], int32(b+k))
+		}
 	}
 
 	// Matches of steps 1 and 2 share one backing array: one allocation
 	// instead of one per ledger refund. A full slice expression keeps each
 	// row's window from growing into the next.
 	flat := make([]int32, 0, len(ledger))
-	for i := range ledger {
-		l := &ledger[i]
-		start := len(flat)
-		if l.GatewayRefundID != "" {
-			if j, ok := byID[l.GatewayRefundID]; ok {
-				flat = append(flat, j)
-			}
+	var ms [batch]uint64
+	for b := 0; b < len(ledger); b += batch {
+		blk := ledger[b:min(b+batch, len(ledger))]
+		for k := range blk {
+			hs[k] = maphash.String(seed, blk[k].GatewayRefundID)
+			ms[k] = maphash.String(seed, blk[k].ID)
 		}
-		if l.ID != "" {
-			if j, ok := byMeta[l.ID]; ok {
-				flat = appendNew(flat, start, j)
-				for _, j := range metaMore[l.ID] {
+		byID.touch(hs[:len(blk)])
+		if next != nil {
+			byMeta.touch(ms[:len(blk)])
+		}
+		for k := range blk {
+			l := &blk[k]
+			start := len(flat)
+			if id := l.GatewayRefundID; id != "" {
+				if _, j := byID.find(hs[k], func(e int32) bool { return gateway[e].ID == id }); j >= 0 {
+					flat = append(flat, j)
+				}
+			}
+			if lid := l.ID; lid != "" && next != nil {
+				_, j := byMeta.find(ms[k], func(e int32) bool { return gateway[e].LedgerRefundID == lid })
+				for ; j >= 0; j = next[j] {
 					flat = appendNew(flat, start, j)
 				}
 			}
-		}
-		if len(flat) > start {
-			row := flat[start:len(flat):len(flat)]
-			if len(row) > 1 {
-				slices.Sort(row)
-			}
-			m.ByLedger[i] = row
-			for _, j := range row {
-				m.Matched[j] = true
+			if len(flat) > start {
+				row := flat[start:len(flat):len(flat)]
+				if len(row) > 1 {
+					slices.Sort(row)
+				}
+				m.ByLedger[b+k] = row
+				for _, j := range row {
+					m.Matched[j] = true
+				}
 			}
 		}
 	}
 	matchByCharge(ledger, gateway, &m)
 	return m
+}
+
+// batch is how many keys a pass of Match hashes and touches at once.
+const batch = 16
+
+// index is an open-addressing hash table (linear probing, at most half
+// full) from keys the caller hashes to int32 values; it stores no keys, so
+// the caller's eq tells whether the value under a matching tag is the one.
+// A slot holds the hash's upper 32 bits and value+1; 0 is empty.
+type index struct {
+	slots []uint64
+	mask  uint64
+	sink  uint64 // keeps touch's loads
+}
+
+func newIndex(n int) index {
+	size := 8
+	for size < 2*n {
+		size <<= 1
+	}
+	return index{slots: make([]uint64, size), mask: uint64(size - 1)}
+}
+
+// find returns the slot holding the value whose key hashes to h and
+// satisfies eq, and that value; or the empty slot where it would go, and
+// -1. The table must have room (newIndex sized it).
+func (x *index) find(h uint64, eq func(int32) bool) (int, int32) {
+	tag := h >> 32
+	for k := h & x.mask; ; k = (k + 1) & x.mask {
+		v := x.slots[k]
+		if v == 0 {
+			return int(k), -1
+		}
+		if v>>32 == tag {
+			if e := int32(uint32(v)) - 1; eq(e) {
+				return int(k), e
+			}
+		}
+	}
+}
+
+// touch loads the home slots of hs, so that their cache misses overlap.
+func (x *index) touch(hs []uint64) {
+	var sum uint64
+	for _, h := range hs {
+		sum += x.slots[h&x.mask]
+	}
+	x.sink += sum
+}
+
+// set stores value e of a key that hashes to h in slot.
+func (x *index) set(slot int, h uint64, e int32) {
+	x.slots[slot] = h>>32<<32 | uint64(uint32(e+1))
 }
 
 // appendNew appends j unless flat[start:] holds it already.
@@ -103,10 +201,32 @@ type chargeKey struct {
 	currency string
 }
 
-// matchByCharge is step 3.
+// matchByCharge is step 3. Groups are numbered in the order their key
+// first appears in the ledger and are paired in that order; within a
+// group the pairs are sorted by gap, ledger index and gateway id, and taken
+// greedily, so the outcome does not depend on how the groups are found.
 func matchByCharge(ledger []LedgerRefund, gateway []GatewayRefund, m *Matching) {
-	var groups map[chargeKey][]int32
-	var order []chargeKey
+	n := 0
+	for i := range ledger {
+		if len(m.ByLedger[i]) == 0 && (ledger[i].ChargeID != "" || ledger[i].PaymentIntentID != "") {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	seed := maphash.MakeSeed()
+	groups := newIndex(n)
+	var keys []chargeKey // by group number
+	// find returns the group of k, -1 for none; add the group it has or
+	// gets.
+	find := func(k chargeKey) (int, uint64, int32) {
+		h := k.hash(seed)
+		slot, g := groups.find(h, func(e int32) bool { return keys[e] == k })
+		return slot, h, g
+	}
+	ledgerGroup := make([]int32, 0, n) // parallel to members
+	members := make([]int32, 0, n)
 	for i := range ledger {
 		l := &ledger[i]
 		if len(m.ByLedger[i]) > 0 {
@@ -119,47 +239,62 @@ func matchByCharge(ledger []LedgerRefund, gateway []GatewayRefund, m *Matching) 
 		if k.ref == "" {
 			continue
 		}
-		if groups == nil {
-			groups = make(map[chargeKey][]int32)
+		slot, h, g := find(k)
+		if g < 0 {
+			g = int32(len(keys))
+			keys = append(keys, k)
+			groups.set(slot, h, g)
 		}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], int32(i))
+		members = append(members, int32(i))
+		ledgerGroup = append(ledgerGroup, g)
 	}
-	if len(order) == 0 {
-		return
-	}
-	cands := make(map[chargeKey][]int32)
+	var candGroup, cands []int32
 	for j := range gateway {
 		if m.Matched[j] {
 			continue
 		}
 		g := &gateway[j]
 		if g.ChargeID != "" {
-			k := chargeKey{ref: g.ChargeID, amount: g.Amount, currency: g.Currency}
-			if _, ok := groups[k]; ok {
-				cands[k] = append(cands[k], int32(j))
+			if _, _, grp := find(chargeKey{ref: g.ChargeID, amount: g.Amount, currency: g.Currency}); grp >= 0 {
+				candGroup, cands = append(candGroup, grp), append(cands, int32(j))
 			}
 		}
 		if g.PaymentIntentID != "" {
-			k := chargeKey{ref: g.PaymentIntentID, byIntent: true, amount: g.Amount, currency: g.Currency}
-			if _, ok := groups[k]; ok {
-				cands[k] = append(cands[k], int32(j))
+			if _, _, grp := find(chargeKey{ref: g.PaymentIntentID, byIntent: true, amount: g.Amount, currency: g.Currency}); grp >= 0 {
+				candGroup, cands = append(candGroup, grp), append(cands, int32(j))
 			}
 		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	lOff, lAt := bucket(len(keys), ledgerGroup, members)
+	gOff, gAt := bucket(len(keys), candGroup, cands)
+	rows := make([]int32, len(members)) // backing of the one-match rows
+	taken := 0
+	take := func(i, j int32) {
+		rows[taken] = j
+		m.ByLedger[i] = rows[taken : taken+1 : taken+1]
+		taken++
+		m.Matched[j] = true
 	}
 	type pair struct {
 		l, g int32
 		gap  time.Duration
 	}
 	var pairs []pair
-	for _, k := range order {
-		gs := cands[k]
+	for k := range keys {
+		gs := gAt[gOff[k]:gOff[k+1]]
 		if len(gs) == 0 {
 			continue
 		}
-		ls := groups[k]
+		ls := lAt[lOff[k]:lOff[k+1]]
+		if len(ls) == 1 && len(gs) == 1 { // the common case: nothing to order
+			if !m.Matched[gs[0]] {
+				take(ls[0], gs[0])
+			}
+			continue
+		}
 		pairs = pairs[:0]
 		for _, i := range ls {
 			for _, j := range gs {
@@ -180,10 +315,40 @@ func matchByCharge(ledger []LedgerRefund, gateway []GatewayRefund, m *Matching) 
 			if m.Matched[p.g] || len(m.ByLedger[p.l]) > 0 {
 				continue
 			}
-			m.ByLedger[p.l] = []int32{p.g}
-			m.Matched[p.g] = true
+			take(p.l, p.g)
 		}
 	}
+}
+
+// hash hashes a charge key.
+func (k *chargeKey) hash(seed maphash.Seed) uint64 {
+	h := maphash.String(seed, k.ref) ^ uint64(k.amount)*0x9e3779b97f4a7c15
+	for i := 0; i < len(k.currency); i++ {
+		h = (h ^ uint64(k.currency[i])) * 0x100000001b3
+	}
+	if k.byIntent {
+		h = ^h
+	}
+	return h ^ h>>29
+}
+
+// bucket groups values by group number, keeping their order: group k's
+// values are at[off[k]:off[k+1]].
+func bucket(groups int, group, values []int32) (off, at []int32) {
+	off = make([]int32, groups+1)
+	for _, g := range group {
+		off[g+1]++
+	}
+	for k := range groups {
+		off[k+1] += off[k]
+	}
+	at = make([]int32, len(values))
+	next := slices.Clone(off[:groups])
+	for n, g := range group {
+		at[next[g]] = values[n]
+		next[g]++
+	}
+	return off, at
 }
 
 func absDuration(d time.Duration) time.Duration {

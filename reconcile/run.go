@@ -55,4 +55,8 @@ type Report struct {
 	Resolved []string
 	// Timings says where the run spent its time.
 	Timings Timings
+	// Refunds are the outcomes of a customer check, one per refund in its
+	// scope, fine or not, for its verdict; nil for a window run. They are
+	// not part of the JSON report.
+	Refunds []RefundOutcome
 }

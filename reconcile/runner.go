@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,10 @@ type Runner struct {
 	// NewID names a run; nil means NewRunID. The demo makes it
 	// deterministic.
 	NewID func(now time.Time) string
+	// ChargeConcurrency is how many charges' refunds a customer check lists
+	// at once (fanout.go); 0 or 1 lists them one at a time. Above 1, the
+	// Gateway must be safe for concurrent use.
+	ChargeConcurrency int
 }
 
 // Timings says where a run spent its time.
@@ -89,17 +94,48 @@ func NewRunID(now time.Time) string {
 	return "run_" + now.UTC().Format("20060102T150405Z") + "_" + hex.EncodeToString(b[:])
 }
 
-// sides holds what a run read, and grows as look-ups find more.
+// sides holds what a run read, and grows as look-ups find more. Both sides
+// live in compact tables that share one string arena (table.go): a run over
+// a million refunds a side holds them in a few hundred megabytes, not
+// gigabytes.
 type sides struct {
 	scope    Scope
-	ledger   []LedgerRefund
-	ledgerID map[string]bool // ids of ledger rows held
+	strs     *strTable
+	ledger   ledgerTable
+	ledgerID idMap // (string ids of) the ids of ledger rows held
 	// unnamed holds the rows without an id, to tell look-up results apart.
 	unnamed map[LedgerRefund]bool
-	gateway []GatewayRefund
-	gwIndex map[string]int
+	gateway gatewayTable
+	gwIndex idMap // (string id of) a refund id -> its index
 	// customerCharges are the charges of scope.CustomerID, when set.
 	customerCharges map[string]bool
+}
+
+func newSides(scope Scope) *sides {
+	strs := newStrTable()
+	return &sides{scope: scope, strs: strs, ledger: ledgerTable{strs: strs}, gateway: gatewayTable{strs: strs},
+		unnamed: map[LedgerRefund]bool{}}
+}
+
+// gatewayIndex returns the index of the refund with id, if held.
+func (s *sides) gatewayIndex(id string) (int, bool) {
+	sid, ok := s.strs.lookup(id)
+	if !ok {
+		return 0, false
+	}
+	j, ok := s.gwIndex.get(sid)
+	return int(j), ok
+}
+
+// gatewayOf returns the classifier's view of the refunds matched:
+// the refunds read back into scratch, indexed 0, 1, ….
+func (s *sides) gatewayOf(matched []int32, scratch []GatewayRefund, local []int32) ([]GatewayRefund, []int32) {
+	scratch, local = scratch[:0], local[:0]
+	for k, j := range matched {
+		scratch = append(scratch, s.gateway.at(int(j)))
+		local = append(local, int32(k))
+	}
+	return scratch, local
 }
 
 // addLedger adds a row. A row of the run's own read is always kept (a
@@ -107,26 +143,31 @@ type sides struct {
 // the run does not hold it yet.
 func (s *sides) addLedger(l LedgerRefund, lookup bool) bool {
 	if l.ID != "" {
-		if lookup && s.ledgerID[l.ID] {
-			return false
+		if id, ok := s.strs.lookup(l.ID); ok && lookup {
+			if _, held := s.ledgerID.get(id); held {
+				return false
+			}
 		}
-		s.ledgerID[l.ID] = true
+		s.ledger.add(l)
+		s.ledgerID.put(s.ledger.rows[s.ledger.len()-1].id, 0)
+		return true
 	} else {
 		if lookup && s.unnamed[l] {
 			return false
 		}
 		s.unnamed[l] = true
 	}
-	s.ledger = append(s.ledger, l)
+	s.ledger.add(l)
 	return true
 }
 
 func (s *sides) addGateway(g GatewayRefund) bool {
-	if _, ok := s.gwIndex[g.ID]; ok {
+	if _, ok := s.gatewayIndex(g.ID); ok {
 		return false
 	}
-	s.gwIndex[g.ID] = len(s.gateway)
-	s.gateway = append(s.gateway, g)
+	s.gateway.add(g)
+	j := s.gateway.len() - 1
+	s.gwIndex.put(s.gateway.rows[j].id, int32(j))
 	return true
 }
 
@@ -154,7 +195,7 @@ func (s *sides) ledgerInScope(l *LedgerRefund, matched []int32) bool {
 	if s.scope.CustomerID != "" && l.CustomerID != s.scope.CustomerID {
 		ok := false
 		for _, j := range matched {
-			if g := &s.gateway[j]; g.CustomerID == s.scope.CustomerID {
+			if g := s.gateway.at(int(j)); g.CustomerID == s.scope.CustomerID {
 				ok = true
 			}
 		}
@@ -166,7 +207,7 @@ func (s *sides) ledgerInScope(l *LedgerRefund, matched []int32) bool {
 		return true
 	}
 	for _, j := range matched {
-		if f := s.gateway[j].FailedAt; !f.IsZero() && s.scope.Contains(f) {
+		if f := s.gateway.at(int(j)).FailedAt; !f.IsZero() && s.scope.Contains(f) {
 			return true
 		}
 	}
@@ -182,7 +223,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	if whole {
 		from = time.Time{}
 	}
-	s := &sides{scope: scope, ledgerID: map[string]bool{}, unnamed: map[LedgerRefund]bool{}, gwIndex: map[string]int{}}
+	s := newSides(scope)
 	log := r.log().With("run_id", run.ID)
 
 	// The ledger side, with the margin.
@@ -195,7 +236,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("read ledger: %w", err)
 	}
-	log.Debug("ledger read", "ledger_refunds", len(s.ledger), "elapsed", t.Ledger)
+	log.Debug("ledger read", "ledger_refunds", s.ledger.len(), "elapsed", t.Ledger)
 
 	// The gateway side: the window's listing, or a customer's charges.
 	start = time.Now()
@@ -204,18 +245,18 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	if err != nil {
 		return Report{Timings: t}, err
 	}
-	log.Debug("gateway read", "gateway_refunds", len(s.gateway), "elapsed", t.Gateway)
+	log.Debug("gateway read", "gateway_refunds", s.gateway.len(), "elapsed", t.Gateway)
 
 	start = time.Now()
-	m := Match(s.ledger, s.gateway)
+	m := matchTables(&s.ledger, &s.gateway)
 	t.Match += time.Since(start)
 
 	// The ledger side of gateway refunds that would be reported: late
 	// failures, and refunds that look missing in the ledger, whose rows may
 	// lie outside the read.
 	q := LedgerQuery{}
-	for j := range s.gateway {
-		g := &s.gateway[j]
+	for j, gv := range s.gateway.all() {
+		g := &gv
 		lateFailure := !g.FailedAt.IsZero() && scope.Contains(g.FailedAt)
 		missing := g.Status.Live() && s.gatewayInScope(g) && now.Sub(g.Created) > r.Rules.Grace
 		if m.Matched[j] || !(lateFailure || missing) {
@@ -247,7 +288,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		log.Debug("ledger look-ups", "keys", len(q.GatewayRefundIDs), "added", added)
 		if added > 0 {
 			start = time.Now()
-			m = Match(s.ledger, s.gateway)
+			m = matchTables(&s.ledger, &s.gateway)
 			t.Match += time.Since(start)
 		}
 	}
@@ -263,17 +304,23 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	}
 	if added {
 		start = time.Now()
-		m = Match(s.ledger, s.gateway)
+		m = matchTables(&s.ledger, &s.gateway)
 		t.Match += time.Since(start)
 	}
 
 	start = time.Now()
 	var found []Discrepancy
 	var counts Counts
-	seenGateway := make([]bool, len(s.gateway))
-	for i := range s.ledger {
-		l := &s.ledger[i]
-		matched := m.ByLedger[i]
+	var outcomes []RefundOutcome // a customer check's, for its verdict
+	seenGateway := make([]bool, s.gateway.len())
+	// The classifier asks about the same few currencies for every row.
+	rules := r.Rules
+	rules.ValidCurrency = memoCurrency(rules.ValidCurrency)
+	var scratch []GatewayRefund
+	var local []int32
+	for i, lv := range s.ledger.all() {
+		l := &lv
+		matched := m.of(i)
 		if !s.ledgerInScope(l, matched) {
 			continue
 		}
@@ -287,12 +334,17 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 				counts.GatewayRefunds++
 			}
 		}
-		if d, ok := r.Rules.ClassifyLedger(l, s.gateway, matched, now); ok {
+		scratch, local = s.gatewayOf(matched, scratch, local)
+		d, ok := rules.ClassifyLedger(l, scratch, local, now)
+		if ok {
 			found = append(found, d)
 		}
+		if scope.CustomerID != "" {
+			outcomes = append(outcomes, outcomeOf(l, scratch, local, d, ok))
+		}
 	}
-	for j := range s.gateway {
-		g := &s.gateway[j]
+	for j, gv := range s.gateway.all() {
+		g := &gv
 		if !s.gatewayInScope(g) {
 			continue
 		}
@@ -303,11 +355,20 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		if m.Matched[j] {
 			continue
 		}
-		if d, ok := r.Rules.ClassifyGateway(g, now); ok {
+		d, ok := r.Rules.ClassifyGateway(g, now)
+		if ok {
 			found = append(found, d)
+		}
+		if scope.CustomerID != "" {
+			o := RefundOutcome{Gateway: []GatewayRefund{*g}}
+			if ok {
+				o.DiscrepancyID = d.ID
+			}
+			outcomes = append(outcomes, o)
 		}
 	}
 	found = dedupe(found)
+	detach(found)
 	counts.Discrepancies = len(found)
 	t.Match += time.Since(start)
 
@@ -326,7 +387,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		return Report{Timings: t}, fmt.Errorf("record run: %w", err)
 	}
 	SortDiscrepancies(saved)
-	return Report{Run: *run, Discrepancies: saved, Resolved: resolved, Timings: t}, nil
+	return Report{Run: *run, Discrepancies: saved, Resolved: resolved, Timings: t, Refunds: outcomes}, nil
 }
 
 // fetchGateway reads the gateway side of the scope.
@@ -351,7 +412,7 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 		}
 		var intents []string
 		named := map[string]bool{}
-		for _, l := range s.ledger {
+		for _, l := range s.ledger.all() {
 			if l.ChargeID != "" {
 				named[l.ChargeID] = true
 			} else if l.PaymentIntentID != "" && !slices.Contains(intents, l.PaymentIntentID) {
@@ -365,11 +426,11 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 			}
 		}
 		slices.Sort(all)
-		for _, c := range all {
-			refunds, err := r.Gateway.ChargeRefunds(ctx, c)
-			if err != nil {
-				return fmt.Errorf("list refunds of charge %s: %w", c, err)
-			}
+		lists, err := r.chargesRefunds(ctx, all)
+		if err != nil {
+			return err
+		}
+		for _, refunds := range lists {
 			for _, g := range refunds {
 				s.addGateway(g)
 			}
@@ -390,7 +451,7 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 	// check sweeps from its oldest failed refund, to say when each failed.
 	sweepFrom := scope.Since
 	if sweepFrom.IsZero() {
-		for _, g := range s.gateway {
+		for _, g := range s.gateway.all() {
 			if g.Status == RefundFailed && (sweepFrom.IsZero() || g.Created.Before(sweepFrom)) {
 				sweepFrom = g.Created
 			}
@@ -406,7 +467,7 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 			return fmt.Errorf("list refund failures: %w", err)
 		}
 		for _, f := range failures {
-			j, ok := s.gwIndex[f.RefundID]
+			j, ok := s.gatewayIndex(f.RefundID)
 			if !ok {
 				if scope.CustomerID != "" {
 					continue // not a refund of this customer's charges
@@ -419,10 +480,10 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 					return fmt.Errorf("look up failed refund %s: %w", f.RefundID, err)
 				}
 				s.addGateway(g)
-				j = s.gwIndex[g.ID]
+				j, _ = s.gatewayIndex(g.ID)
 			}
-			if g := &s.gateway[j]; f.FailedAt.After(g.FailedAt) {
-				g.FailedAt = f.FailedAt
+			if g := s.gateway.at(j); f.FailedAt.After(g.FailedAt) {
+				s.gateway.setFailedAt(j, f.FailedAt)
 			}
 		}
 	}
@@ -430,13 +491,13 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 	// Every recorded gateway refund id the listing did not return is looked
 	// up directly: a refund created before the window is not missing.
 	looked := map[string]bool{}
-	for i := 0; i < len(s.ledger); i++ {
-		l := &s.ledger[i]
+	for i := 0; i < s.ledger.len(); i++ {
+		l := s.ledger.at(i)
 		id := l.GatewayRefundID
 		if id == "" || looked[id] || !scope.Contains(l.at()) {
 			continue
 		}
-		if _, ok := s.gwIndex[id]; ok {
+		if _, ok := s.gatewayIndex(id); ok {
 			continue
 		}
 		looked[id] = true
@@ -455,12 +516,16 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 // confirmMissing looks up the refunds of the charge or payment intent of
 // every in-scope ledger refund that would be missing_at_gateway. It reports
 // whether it found refunds the run did not hold.
-func (r *Runner) confirmMissing(ctx context.Context, s *sides, m Matching, now time.Time) (bool, error) {
+func (r *Runner) confirmMissing(ctx context.Context, s *sides, m matching, now time.Time) (bool, error) {
 	added := false
 	lookedCharge, lookedIntent := map[string]bool{}, map[string]bool{}
-	for i := range s.ledger {
-		l := &s.ledger[i]
-		if len(m.ByLedger[i]) > 0 || l.Status != LedgerComplete || now.Sub(l.CompletedAt) <= r.Rules.Grace ||
+	for i := range s.ledger.len() {
+		if len(m.of(i)) > 0 {
+			continue
+		}
+		lv := s.ledger.at(i)
+		l := &lv
+		if l.Status != LedgerComplete || now.Sub(l.CompletedAt) <= r.Rules.Grace ||
 			!s.ledgerInScope(l, nil) || len(l.Problems(r.Rules.ValidCurrency)) > 0 {
 			continue
 		}
@@ -501,16 +566,29 @@ func (r *Runner) confirmMissing(ctx context.Context, s *sides, m Matching, now t
 // did not find again. A run covers a ledger refund it held in scope, and a
 // gateway refund created inside its window; a customer run covers only that
 // customer's.
-func (r *Runner) resolvable(s *sides, m Matching, open, found []Discrepancy) []string {
+func (r *Runner) resolvable(s *sides, m matching, open, found []Discrepancy) []string {
 	foundIDs := make(map[string]bool, len(found))
 	for _, d := range found {
 		foundIDs[d.ID] = true
 	}
+	// Only the ledger ids of open cases need asking about: those held.
+	var asked idMap
+	for _, d := range open {
+		if !foundIDs[d.ID] && d.LedgerRefundID != "" {
+			if id, ok := s.strs.lookup(d.LedgerRefundID); ok {
+				asked.put(id, 0)
+			}
+		}
+	}
 	ledgerCovered := map[string]bool{}
-	for i := range s.ledger {
-		l := &s.ledger[i]
-		if l.ID != "" && s.ledgerInScope(l, m.ByLedger[i]) {
-			ledgerCovered[l.ID] = true
+	if asked.n > 0 {
+		for i := range s.ledger.rows {
+			if _, ok := asked.get(s.ledger.rows[i].id); !ok {
+				continue
+			}
+			if l := s.ledger.at(i); l.ID != "" && s.ledgerInScope(&l, m.of(i)) {
+				ledgerCovered[l.ID] = true
+			}
 		}
 	}
 	var resolved []string
@@ -522,8 +600,9 @@ func (r *Runner) resolvable(s *sides, m Matching, open, found []Discrepancy) []s
 		if d.LedgerRefundID != "" {
 			covered = ledgerCovered[d.LedgerRefundID]
 		} else if len(d.GatewayRefundIDs) == 1 {
-			if j, ok := s.gwIndex[d.GatewayRefundIDs[0]]; ok {
-				covered = s.gatewayInScope(&s.gateway[j])
+			if j, ok := s.gatewayIndex(d.GatewayRefundIDs[0]); ok {
+				g := s.gateway.at(j)
+				covered = s.gatewayInScope(&g)
 			}
 		}
 		if covered {
@@ -532,6 +611,21 @@ func (r *Runner) resolvable(s *sides, m Matching, open, found []Discrepancy) []s
 	}
 	slices.Sort(resolved)
 	return resolved
+}
+
+// detach copies the strings of discrepancies that point into a run's
+// arena, so that what a run returns does not keep the arena alive.
+func detach(ds []Discrepancy) {
+	for i := range ds {
+		d := &ds[i]
+		d.CustomerID, d.LedgerRefundID = strings.Clone(d.CustomerID), strings.Clone(d.LedgerRefundID)
+		d.ChargeID, d.Currency = strings.Clone(d.ChargeID), strings.Clone(d.Currency)
+		d.GatewayCurrency, d.FailureReason = strings.Clone(d.GatewayCurrency), strings.Clone(d.FailureReason)
+		d.GatewayStatus = GatewayStatus(strings.Clone(string(d.GatewayStatus)))
+		for k, id := range d.GatewayRefundIDs {
+			d.GatewayRefundIDs[k] = strings.Clone(id)
+		}
+	}
 }
 
 // compactQuery removes duplicate keys.

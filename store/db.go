@@ -29,6 +29,8 @@ type DB struct {
 	dialect string
 	// now stamps writes whose run carries no time.
 	now func() time.Time
+	// alerts are the channels the outbox enqueues for (outbox.go).
+	alerts outboxConfig
 }
 
 var _ reconcile.Store = (*DB)(nil)

@@ -242,7 +242,9 @@ type known struct {
 //     now; open and acknowledged stay so, resolved is reopened with a
 //     "reopened" event;
 //   - a resolved id that is open or acknowledged becomes resolved, with a
-//     "resolved" event; an id also found is left alone.
+//     "resolved" event; an id also found is left alone;
+//   - every opening, reopening and resolution enqueues its alerts on the
+//     channels SetAlertChannels enabled (outbox.go).
 //
 // It returns found with ID (derived from the fingerprint when empty), Status,
 // New, FirstSeenAt and LastSeenAt as stored, and GatewayRefundIDs sorted.
@@ -362,6 +364,10 @@ ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.
 		events[i].At, events[i].Actor, events[i].RunID = at, RunActor, run.ID
 	}
 	if err := db.insertEvents(ctx, tx, events); err != nil {
+		return nil, fmt.Errorf("finish run %s: %w", run.ID, err)
+	}
+	// The alerts of these changes, in the same transaction (outbox.go).
+	if err := db.enqueueAlerts(ctx, tx, run.ID, at, out, events); err != nil {
 		return nil, fmt.Errorf("finish run %s: %w", run.ID, err)
 	}
 	if err := tx.Commit(); err != nil {

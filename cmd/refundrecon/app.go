@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/refundrecon/refundrecon/alert"
 	"github.com/refundrecon/refundrecon/gateway"
 	"github.com/refundrecon/refundrecon/money"
 	"github.com/refundrecon/refundrecon/reconcile"
@@ -24,10 +25,16 @@ type app struct {
 	// afterRun hooks run after every run, failed or not (delivering the
 	// alert outbox, say). Their errors are logged, never the run's.
 	afterRun []func(ctx context.Context, rep reconcile.Report) error
+	// alerts delivers the alert outbox (alerts.go); serve runs its Loop.
+	alerts *alert.Dispatcher
+	// lockWait says how long a run waits for the reconciliation lock
+	// (lock.go): a window run of the command line not at all, a customer
+	// check a little; serve waits longer.
+	lockWait lockWait
 }
 
 func openApp(ctx context.Context, s *settings, stderr io.Writer) (*app, error) {
-	a := &app{log: newLogger(s, stderr)}
+	a := &app{log: newLogger(s, stderr), lockWait: lockWait{customer: cliCustomerLockWait}}
 	var err error
 	if a.db, err = store.Open(ctx, s.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -68,6 +75,13 @@ func openApp(ctx context.Context, s *settings, stderr io.Writer) (*app, error) {
 		},
 		Margin: s.Margin,
 		Logger: a.log,
+		// The adapter is safe for concurrent use and paces all workers
+		// with one limiter (STRIPE_MAX_RPS).
+		ChargeConcurrency: gateway.DefaultConcurrency,
+	}
+	if err := setupAlerts(a, s); err != nil {
+		a.Close()
+		return nil, err
 	}
 	return a, nil
 }
@@ -84,8 +98,19 @@ func (a *app) Close() {
 // reconcile runs one scope, logs the run's one summary line, and runs the
 // after-run hooks. Every run goes through here: the command line, the
 // schedule, the API and webhooks.
-func (a *app) reconcile(ctx context.Context, scope reconcile.Scope) (reconcile.Report, error) {
-	rep, err := a.runner.Run(ctx, scope)
+func (a *app) reconcile(ctx context.Context, scope reconcile.Scope) (rep reconcile.Report, err error) {
+	// One run at a time across processes (lock.go); released as soon as the
+	// run is recorded, before the hooks, and on any way out.
+	lock, err := a.lockFor(ctx, scope)
+	if err != nil {
+		return reconcile.Report{}, err
+	}
+	defer a.unlock(ctx, lock)
+	ctx, stop := a.watchLock(ctx, lock)
+	defer stop()
+	defer a.recoverRun(ctx, &err)
+	rep, err = a.runner.Run(ctx, scope)
+	a.unlock(ctx, lock)
 	defer func() {
 		for _, hook := range a.afterRun {
 			if herr := hook(ctx, rep); herr != nil {

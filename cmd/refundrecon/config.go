@@ -35,6 +35,8 @@ type settings struct {
 	PagerDutyEventsURL  string
 	AlertWebhookURL     string
 	AlertWebhookSecret  string
+	// Alert grades, groups and retries alerts (alerts.go).
+	Alert alertOptions
 }
 
 // envFlags defines flags that fall back on environment variables. A bad
@@ -103,11 +105,7 @@ func newFlagSet(name string, getenv func(string) string, stderr io.Writer, s *se
 		e.duration(&s.Grace, "grace", "GRACE", reconcile.DefaultGrace, "in-flight records younger than this are not flagged")
 		e.duration(&s.PendingAfter, "pending-after", "PENDING_AFTER", reconcile.DefaultPendingAfter, "a gateway refund pending longer than this is flagged")
 		e.duration(&s.Margin, "margin", "MARGIN", reconcile.DefaultMargin, "read both sides this much around the window")
-		e.secret(&s.SlackWebhookURL, "slack-webhook-url", "SLACK_WEBHOOK_URL", "Slack incoming webhook for alerts")
-		e.secret(&s.PagerDutyRoutingKey, "pagerduty-routing-key", "PAGERDUTY_ROUTING_KEY", "PagerDuty Events API v2 integration key")
-		e.str(&s.PagerDutyEventsURL, "pagerduty-events-url", "PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue", "PagerDuty events endpoint")
-		e.str(&s.AlertWebhookURL, "alert-webhook-url", "ALERT_WEBHOOK_URL", "", "generic signed webhook for alerts")
-		e.secret(&s.AlertWebhookSecret, "alert-webhook-secret", "ALERT_WEBHOOK_SECRET", "HMAC secret signing the generic webhook")
+		e.alertFlags(s) // alerts.go
 	}
 	return fs, e
 }

@@ -82,9 +82,13 @@ Usage:
   refundrecon migrate [--with-ledger]       create or upgrade its tables
   refundrecon run [--since D] [--until D] [--customer ID] [--format text|json] [--exit-code]
   refundrecon customer ID [--format text|json]
+  refundrecon ack ID --by NAME [--note TEXT]   acknowledge a case
+  refundrecon resolve ID --by NAME --note TEXT close a case (a run reopens it if it comes back)
+  refundrecon serve                         nightly schedule, HTTP API, metrics and Stripe webhooks
   refundrecon demo [--db PATH] [--customers N] [--refunds N] [--seed S]
   refundrecon ledger import FILE.csv        load a ledger export into ledger_refunds
   refundrecon report [--status open|all] [--format text|csv|json|html] [--out FILE]
+  refundrecon fake-stripe [--listen ADDR]  the demo's simulated Stripe account, for compose's demo profile
   refundrecon help
 
 Every setting is a flag and an environment variable; the flag wins.
@@ -107,10 +111,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdCustomer(ctx, rest, getenv, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, getenv, stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, rest, getenv, stdout, stderr)
+	case "ack", "resolve":
+		return cmdReview(ctx, cmd, rest, getenv, stdout, stderr)
 	case "ledger":
 		return cmdLedger(ctx, rest, getenv, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, rest, getenv, stdout, stderr)
+	case "fake-stripe":
+		return cmdFakeStripe(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,137 @@
+package alert
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/refundrecon/refundrecon/reconcile"
+)
+
+// Severity is PagerDuty's severity of an event; Slack shows it too.
+type Severity string
+
+// The severities used: a case that pages is critical, one that only
+// notifies is a warning. A PagerDuty service that derives urgency from
+// severity pages on the first and not on the second.
+const (
+	Critical Severity = "critical"
+	Warning  Severity = "warning"
+)
+
+// DefaultPageKinds are the kinds that page by default: the customer did not
+// get the money, or got it twice.
+var DefaultPageKinds = []reconcile.Kind{reconcile.GatewayFailed, reconcile.MissingAtGateway, reconcile.DuplicateAtGateway}
+
+// Rules decide a case's severity by kind and amount.
+type Rules struct {
+	// PageKinds are the kinds that page; every other kind notifies.
+	PageKinds []reconcile.Kind
+	// PageMinAmount is the smallest amount at risk, in minor units, by
+	// lower-case currency, at which a case of a page kind pages; below it
+	// the case only notifies. The key "" applies to the currencies not
+	// listed. Nil pages whatever the amount.
+	PageMinAmount map[string]int64
+}
+
+// DefaultRules page DefaultPageKinds whatever the amount.
+func DefaultRules() Rules {
+	return Rules{PageKinds: slices.Clone(DefaultPageKinds)}
+}
+
+// Severity returns the severity of d.
+func (r Rules) Severity(d reconcile.Discrepancy) Severity {
+	if !slices.Contains(r.PageKinds, d.Kind) {
+		return Warning
+	}
+	amount, currency := AmountAtRisk(d)
+	floor, ok := r.PageMinAmount[strings.ToLower(currency)]
+	if !ok {
+		floor = r.PageMinAmount[""]
+	}
+	if amount < floor {
+		return Warning
+	}
+	return Critical
+}
+
+// AmountAtRisk is the money a case is about, in minor units of its
+// currency: the difference for an amount mismatch in one currency, else the
+// ledger's amount, else the gateway's; zero when neither side has one.
+func AmountAtRisk(d reconcile.Discrepancy) (int64, string) {
+	gatewayCurrency := d.GatewayCurrency
+	if gatewayCurrency == "" {
+		gatewayCurrency = d.Currency
+	}
+	switch {
+	case d.Kind == reconcile.AmountMismatch && d.LedgerAmount != nil && d.GatewayAmount != nil &&
+		strings.EqualFold(d.Currency, gatewayCurrency):
+		diff := *d.LedgerAmount - *d.GatewayAmount
+		if diff < 0 {
+			diff = -diff
+		}
+		return diff, strings.ToLower(d.Currency)
+	case d.LedgerAmount != nil && d.Currency != "":
+		return max(*d.LedgerAmount, 0), strings.ToLower(d.Currency)
+	case d.GatewayAmount != nil && gatewayCurrency != "":
+		return max(*d.GatewayAmount, 0), strings.ToLower(gatewayCurrency)
+	}
+	return 0, strings.ToLower(d.Currency)
+}
+
+// ParsePageKinds reads ALERT_PAGE_KINDS: kinds separated by commas, or
+// "none" for no kind at all.
+func ParsePageKinds(s string) ([]reconcile.Kind, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "none") {
+		return []reconcile.Kind{}, nil
+	}
+	var out []reconcile.Kind
+	for _, f := range strings.Split(s, ",") {
+		k := reconcile.Kind(strings.TrimSpace(f))
+		if k == "" {
+			continue
+		}
+		if !k.Valid() {
+			return nil, fmt.Errorf("%q is not a discrepancy kind", k)
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no kind given (write none to page on no kind)")
+	}
+	return out, nil
+}
+
+// ParseMinAmounts reads ALERT_PAGE_MIN_AMOUNT: minor units for every
+// currency ("5000"), by currency ("usd:5000,jpy:500000"), or both
+// ("5000,jpy:500000").
+func ParseMinAmounts(s string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		currency, amount, ok := strings.Cut(f, ":")
+		if !ok {
+			currency, amount = "", f
+		}
+		currency = strings.ToLower(strings.TrimSpace(currency))
+		if ok && len(currency) != 3 {
+			return nil, fmt.Errorf("%q: %q is not a currency code", f, currency)
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(amount), 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: the amount is not a whole number of minor units", f)
+		}
+		if _, dup := out[currency]; dup {
+			return nil, fmt.Errorf("%q: given twice", f)
+		}
+		out[currency] = n
+	}
+	return out, nil
+}

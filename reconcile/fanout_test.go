@@ -1,0 +1,75 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// slowGateway answers ChargeRefunds after a pause, counting how many calls
+// overlap; it is safe for concurrent use.
+type slowGateway struct {
+	Gateway // only ChargeRefunds is called
+	pause   time.Duration
+	fail    string
+	running atomic.Int32
+	most    atomic.Int32
+	mu      sync.Mutex
+	seen    []string
+}
+
+func (g *slowGateway) ChargeRefunds(ctx context.Context, ch string) ([]GatewayRefund, error) {
+	n := g.running.Add(1)
+	defer g.running.Add(-1)
+	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+	}
+	g.mu.Lock()
+	g.seen = append(g.seen, ch)
+	g.mu.Unlock()
+	select {
+	case <-time.After(g.pause):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if ch == g.fail {
+		return nil, errors.New("stripe answered 500")
+	}
+	return []GatewayRefund{{ID: "re_" + ch, ChargeID: ch}, {ID: "re_" + ch + "_2", ChargeID: ch}}, nil
+}
+
+func TestChargesRefunds(t *testing.T) {
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("ch_%02d", i)
+	}
+	for _, conc := range []int{0, 1, 4} {
+		g := &slowGateway{pause: 5 * time.Millisecond}
+		r := &Runner{Gateway: g, ChargeConcurrency: conc}
+		lists, err := r.chargesRefunds(context.Background(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range lists {
+			if len(l) != 2 || l[0].ChargeID != ids[i] {
+				t.Fatalf("concurrency %d: list %d is %v: order lost", conc, i, l)
+			}
+		}
+		if want := int32(max(conc, 1)); g.most.Load() != want {
+			t.Errorf("concurrency %d: %d calls at once, want %d", conc, g.most.Load(), want)
+		}
+	}
+
+	g := &slowGateway{pause: 5 * time.Millisecond, fail: "ch_03"}
+	r := &Runner{Gateway: g, ChargeConcurrency: 4}
+	_, err := r.chargesRefunds(context.Background(), ids)
+	if err == nil || err.Error() != "list refunds of charge ch_03: stripe answered 500" {
+		t.Fatalf("error %v, want the failing charge's", err)
+	}
+	if len(g.seen) == len(ids) {
+		t.Errorf("the first error did not stop the rest: %d of %d listed", len(g.seen), len(ids))
+	}
+}

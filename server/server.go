@@ -1,0 +1,451 @@
+// Package server is serve's HTTP side: health and readiness, Prometheus
+// metrics, the JSON API with bearer tokens, and the Stripe webhook endpoint
+// with the worker that re-checks a customer when Stripe reports a refund
+// change.
+//
+// It imports reconcile and Prometheus's client only; never store, gateway or
+// another adapter. It declares the small interfaces it consumes (Store, the
+// check and webhook functions of Config) and cmd wires the adapters in.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/refundrecon/refundrecon/reconcile"
+)
+
+// Filter selects discrepancies for the API; a zero field selects all.
+type Filter struct {
+	Statuses   []reconcile.Status
+	Kind       reconcile.Kind
+	CustomerID string
+}
+
+// Store is what the API reads and writes.
+type Store interface {
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	// Discrepancies returns those f selects.
+	Discrepancies(ctx context.Context, f Filter) ([]reconcile.Discrepancy, error)
+	// Acknowledge and Resolve record a person's review in the audit trail,
+	// actor being the API token's name. Errors wrap reconcile.ErrNotFound,
+	// reconcile.ErrConflict or reconcile.ErrInvalid.
+	Acknowledge(ctx context.Context, id, actor, note string) (reconcile.Discrepancy, error)
+	Resolve(ctx context.Context, id, actor, note string) (reconcile.Discrepancy, error)
+}
+
+// Token is one API token and the name recorded for what it does.
+type Token struct {
+	Name  string
+	Value string
+}
+
+// Limits of the API.
+const (
+	// MaxWebhookBody is the largest webhook accepted; Stripe's events are a
+	// few kilobytes.
+	MaxWebhookBody = 1 << 20
+	// maxReviewBody bounds an ack or resolve request.
+	maxReviewBody = 64 << 10
+	// maxID bounds a customer or discrepancy id in a path.
+	maxID = 255
+	// DefaultCheckTimeout bounds an on-demand customer check.
+	DefaultCheckTimeout = 2 * time.Minute
+)
+
+// Config configures the HTTP handler.
+type Config struct {
+	Store Store
+	// Check runs the on-demand reconciliation of one customer (through the
+	// same path as every run: the lock, the after-run hooks). An error
+	// wrapping reconcile.ErrLocked means another reconciliation is running.
+	Check func(ctx context.Context, customerID string) (reconcile.Report, error)
+	// CheckTimeout bounds a check (default DefaultCheckTimeout). A check is
+	// not cancelled when its client goes away: a run either finishes or is
+	// recorded as failed, never left half done.
+	CheckTimeout time.Duration
+	// Webhook verifies a Stripe webhook (raw body, Stripe-Signature header)
+	// and returns its refund event; ok false for other event types. Nil
+	// when no STRIPE_WEBHOOK_SECRET is set: the endpoint answers 503.
+	Webhook func(payload []byte, signature string) (ev reconcile.RefundEvent, ok bool, err error)
+	// Recheck queues a re-check of the event's customer; false when the
+	// queue is full (the endpoint answers 503 and Stripe retries).
+	Recheck func(reconcile.RefundEvent) bool
+	// Tokens are the accepted API tokens; none refuses every API request.
+	Tokens  []Token
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+// Server is the HTTP handler of serve.
+type Server struct {
+	cfg    Config
+	mux    *http.ServeMux
+	log    *slog.Logger
+	tokens []hashedToken
+}
+
+type hashedToken struct {
+	name string
+	sum  [sha256.Size]byte
+}
+
+// New builds the handler and its routes. The finance page (GET /, /login)
+// is not served here yet.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(MetricsConfig{Logger: cfg.Logger})
+	}
+	if cfg.CheckTimeout <= 0 {
+		cfg.CheckTimeout = DefaultCheckTimeout
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	for _, t := range cfg.Tokens {
+		s.tokens = append(s.tokens, hashedToken{name: t.Name, sum: sha256.Sum256([]byte(t.Value))})
+	}
+	s.route("GET /healthz", s.healthz)
+	s.route("GET /readyz", s.readyz)
+	s.route("GET /metrics", cfg.Metrics.Handler().ServeHTTP)
+	s.route("GET /api/discrepancies", s.auth(s.listDiscrepancies))
+	s.route("POST /api/customers/{id}/reconcile", s.auth(s.reconcileCustomer))
+	s.route("POST /api/discrepancies/{id}/ack", s.auth(s.review("ack")))
+	s.route("POST /api/discrepancies/{id}/resolve", s.auth(s.review("resolve")))
+	s.route("POST /webhooks/stripe", s.stripeWebhook)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
+	})
+	return s
+}
+
+// route registers pattern ("METHOD /path") and, for the path with any
+// other method, a JSON 405: the mux's own answers are plain text.
+func (s *Server) route(pattern string, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.mux.HandleFunc(pattern, h)
+	s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		allow := method
+		if method == http.MethodGet {
+			allow = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+path+"; use "+method)
+	})
+}
+
+// ServeHTTP implements http.Handler, counting each request by its route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	s.mux.ServeHTTP(sw, r)
+	route := r.Pattern
+	if route == "" || sw.code == http.StatusMethodNotAllowed && !strings.Contains(route, " ") {
+		route = "other"
+	}
+	s.cfg.Metrics.httpReqs.WithLabelValues(route, fmt.Sprint(sw.code)).Inc()
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// NewHTTPServer returns an http.Server for h with every timeout set: slow
+// clients cannot hold connections, and a customer check (bounded by
+// checkTimeout) still fits in the write timeout.
+func NewHTTPServer(addr string, h http.Handler, checkTimeout time.Duration, log *slog.Logger) *http.Server {
+	if checkTimeout <= 0 {
+		checkTimeout = DefaultCheckTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      checkTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		// The driver's text may name hosts: it goes to the log only.
+		s.log.Warn("readiness: database does not answer", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "the database does not answer")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type actorKey struct{}
+
+// actor is the name of the token that authenticated the request.
+func actor(ctx context.Context) string {
+	name, _ := ctx.Value(actorKey{}).(string)
+	return name
+}
+
+// auth lets a request through with a valid bearer token and records the
+// token's name as the actor. Tokens are compared as SHA-256 sums in constant
+// time, each one, so neither a token's content nor its length shows in the
+// timing.
+func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="refundrecon"`)
+		if len(s.tokens) == 0 {
+			writeError(w, http.StatusUnauthorized, "the API is disabled: no API_TOKENS are configured")
+			return
+		}
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer TOKEN")
+			return
+		}
+		sum := sha256.Sum256([]byte(token))
+		name := ""
+		for _, t := range s.tokens {
+			if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 && name == "" {
+				name = t.name
+			}
+		}
+		if name == "" {
+			s.log.Warn("api: invalid bearer token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+			writeError(w, http.StatusUnauthorized, "invalid bearer token")
+			return
+		}
+		w.Header().Del("WWW-Authenticate")
+		next(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, name)))
+	}
+}
+
+// validID accepts an id from a path: printable, no spaces, not too long.
+func validID(id string) bool {
+	if id == "" || len(id) > maxID {
+		return false
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := Filter{CustomerID: q.Get("customer_id")}
+	var statuses []string
+	for _, v := range q["status"] {
+		for _, st := range strings.Split(v, ",") {
+			if st = strings.TrimSpace(st); st != "" {
+				statuses = append(statuses, st)
+			}
+		}
+	}
+	switch {
+	case len(statuses) == 0:
+		f.Statuses = []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}
+	case len(statuses) == 1 && statuses[0] == "all":
+	default:
+		for _, st := range statuses {
+			switch reconcile.Status(st) {
+			case reconcile.StatusOpen, reconcile.StatusAcknowledged, reconcile.StatusResolved:
+				f.Statuses = append(f.Statuses, reconcile.Status(st))
+			default:
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("status %q is not open, acknowledged, resolved or all", st))
+				return
+			}
+		}
+	}
+	if k := q.Get("kind"); k != "" {
+		if !reconcile.Kind(k).Valid() {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("kind %q is not a discrepancy kind", k))
+			return
+		}
+		f.Kind = reconcile.Kind(k)
+	}
+	ds, err := s.cfg.Store.Discrepancies(r.Context(), f)
+	if err != nil {
+		s.log.Error("api: list discrepancies", "error", err)
+		writeError(w, http.StatusInternalServerError, "could not read the discrepancies")
+		return
+	}
+	if ds == nil {
+		ds = []reconcile.Discrepancy{}
+	}
+	writeJSON(w, http.StatusOK, map[string][]reconcile.Discrepancy{"discrepancies": ds})
+}
+
+func (s *Server) reconcileCustomer(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		writeError(w, http.StatusBadRequest, "the customer id is empty, too long or holds spaces or control characters")
+		return
+	}
+	// Detached from the client: a run that started finishes or is recorded
+	// as failed, whether or not the client waits for it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.CheckTimeout)
+	defer cancel()
+	rep, err := s.cfg.Check(ctx, id)
+	switch {
+	case errors.Is(err, reconcile.ErrLocked):
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "another reconciliation is running; try again in a minute")
+		return
+	case err != nil && rep.Run.ID == "":
+		s.log.Error("api: customer check did not start", "customer_id", id, "actor", actor(r.Context()), "error", err)
+		writeError(w, http.StatusInternalServerError, "the check could not start: "+err.Error())
+		return
+	case err != nil:
+		// The run is recorded as failed: answer its report, which says why.
+		writeJSON(w, http.StatusBadGateway, rep)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// review acknowledges or resolves a discrepancy in the token's name.
+func (s *Server) review(verb string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !validID(id) {
+			writeError(w, http.StatusBadRequest, "the discrepancy id is empty, too long or holds spaces or control characters")
+			return
+		}
+		var body struct {
+			Note string `json:"note"`
+		}
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBody))
+		if err != nil {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxReviewBody))
+			return
+		}
+		if len(strings.TrimSpace(string(raw))) > 0 {
+			dec := json.NewDecoder(strings.NewReader(string(raw)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil {
+				writeError(w, http.StatusBadRequest, `the body must be JSON such as {"note": "…"}: `+err.Error())
+				return
+			}
+		}
+		who := actor(r.Context())
+		do := s.cfg.Store.Acknowledge
+		if verb == "resolve" {
+			do = s.cfg.Store.Resolve
+		}
+		d, err := do(r.Context(), id, who, body.Note)
+		switch {
+		case errors.Is(err, reconcile.ErrNotFound):
+			writeError(w, http.StatusNotFound, "no discrepancy "+id)
+		case errors.Is(err, reconcile.ErrConflict):
+			writeError(w, http.StatusConflict, err.Error())
+		case errors.Is(err, reconcile.ErrInvalid):
+			writeError(w, http.StatusBadRequest, err.Error())
+		case err != nil:
+			s.log.Error("api: review", "verb", verb, "discrepancy_id", id, "actor", who, "error", err)
+			writeError(w, http.StatusInternalServerError, "could not record the review")
+		default:
+			s.log.Info("discrepancy reviewed", "verb", verb, "discrepancy_id", id, "actor", who)
+			writeJSON(w, http.StatusOK, d)
+		}
+	}
+}
+
+func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Webhook == nil {
+		writeError(w, http.StatusServiceUnavailable, "webhooks are not configured: set STRIPE_WEBHOOK_SECRET")
+		return
+	}
+	// The signature covers the body exactly as sent: read it raw.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	if err != nil {
+		s.cfg.Metrics.webhook("rejected")
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", MaxWebhookBody))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "could not read the body")
+		return
+	}
+	ev, ok, err := s.cfg.Webhook(body, r.Header.Get("Stripe-Signature"))
+	if err != nil {
+		s.cfg.Metrics.webhook("rejected")
+		s.log.Warn("webhook rejected", "error", err, "remote", r.RemoteAddr, "bytes", len(body))
+		writeError(w, http.StatusBadRequest, "webhook refused: "+err.Error())
+		return
+	}
+	if !ok {
+		s.cfg.Metrics.webhook("ignored")
+		s.log.Debug("webhook ignored", "event_id", ev.ID, "type", ev.Type)
+		writeJSON(w, http.StatusOK, map[string]any{"received": true, "ignored": true})
+		return
+	}
+	if s.cfg.Recheck == nil || !s.cfg.Recheck(ev) {
+		s.cfg.Metrics.webhook("dropped")
+		s.log.Warn("webhook not queued: the re-check queue is full", "event_id", ev.ID, "refund_id", ev.RefundID)
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, "the re-check queue is full; retry later")
+		return
+	}
+	s.cfg.Metrics.webhook("queued")
+	s.log.Info("webhook queued a re-check", "event_id", ev.ID, "type", ev.Type, "refund_id", ev.RefundID,
+		"charge_id", ev.ChargeID, "refund_status", ev.Status)
+	writeJSON(w, http.StatusOK, map[string]any{"received": true})
+}

@@ -1,0 +1,244 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/refundrecon/refundrecon/reconcile"
+	"github.com/refundrecon/refundrecon/store"
+	"github.com/refundrecon/refundrecon/store/storetest"
+)
+
+// TestLock runs the lock's suite against PostgreSQL and SQLite, each time
+// with two stores on one database: two processes.
+func TestLock(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			tests := []struct {
+				name string
+				fn   func(*testing.T, *store.DB, *store.DB)
+			}{
+				{"Exclusive", testLockExclusive},
+				{"ReleasedOnCanceledContext", testLockCanceledContext},
+				{"NamesAreIndependent", testLockNames},
+				{"AbortRunning", testAbortRunning},
+				{"HasWindowRun", testHasWindowRun},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					url := b.url(t)
+					one, two := migrated(t, url), storetest.Open(t, url)
+					tc.fn(t, one, two)
+				})
+			}
+		})
+	}
+}
+
+func migrated(t *testing.T, url string) *store.DB {
+	db := storetest.Open(t, url)
+	if err := db.Migrate(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func mustLock(t *testing.T, db *store.DB, name string) *store.Lock {
+	t.Helper()
+	l, err := db.TryLock(ctxFor(t), name, store.LockOptions{})
+	if err != nil {
+		t.Fatalf("lock %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = l.Release(context.Background()) })
+	return l
+}
+
+func wantLocked(t *testing.T, db *store.DB, name string) {
+	t.Helper()
+	l, err := db.TryLock(ctxFor(t), name, store.LockOptions{})
+	if !errors.Is(err, reconcile.ErrLocked) {
+		if l != nil {
+			_ = l.Release(context.Background())
+		}
+		t.Fatalf("second holder of %s: err %v, want ErrLocked", name, err)
+	}
+}
+
+func testLockExclusive(t *testing.T, one, two *store.DB) {
+	ctx := ctxFor(t)
+	l := mustLock(t, one, store.LockReconcile)
+	wantLocked(t, two, store.LockReconcile)
+	// Not re-entrant within a process either: each holder is its own session.
+	wantLocked(t, one, store.LockReconcile)
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatalf("second release: %v", err)
+	}
+	l2 := mustLock(t, two, store.LockReconcile)
+	wantLocked(t, one, store.LockReconcile)
+	if err := l2.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l2.Lost():
+		t.Fatal("a released lock reports lost")
+	default:
+	}
+}
+
+func testLockCanceledContext(t *testing.T, one, two *store.DB) {
+	ctx, cancel := context.WithCancel(ctxFor(t))
+	l, err := one.TryLock(ctx, store.LockReconcile, store.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the run's context ended (shutdown): the release must still happen
+	if err := l.Release(ctx); err != nil {
+		t.Fatalf("release on a canceled context: %v", err)
+	}
+	mustLock(t, two, store.LockReconcile)
+}
+
+func testLockNames(t *testing.T, one, two *store.DB) {
+	mustLock(t, one, "a")
+	mustLock(t, two, "b")
+	wantLocked(t, two, "a")
+}
+
+func testAbortRunning(t *testing.T, one, _ *store.DB) {
+	ctx := ctxFor(t)
+	start := time.Now().Add(-time.Hour)
+	orphan := reconcile.Run{ID: "run_orphan", Scope: reconcile.Scope{Since: start.Add(-time.Hour), Until: start}, StartedAt: start, Status: reconcile.RunRunning}
+	if err := one.StartRun(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	done := orphan
+	done.ID = "run_done"
+	if err := one.StartRun(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	done.Status, done.FinishedAt = reconcile.RunSucceeded, start.Add(time.Minute)
+	if _, err := one.FinishRun(ctx, done, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	n, err := one.AbortRunning(ctx, "aborted: test")
+	if err != nil || n != 1 {
+		t.Fatalf("aborted %d runs (%v), want 1", n, err)
+	}
+	got, err := one.Run(ctx, "run_orphan")
+	if err != nil || got.Status != reconcile.RunFailed || got.Error != "aborted: test" || got.FinishedAt.IsZero() {
+		t.Fatalf("orphan after abort: %+v %v", got, err)
+	}
+	if got, _ := one.Run(ctx, "run_done"); got.Status != reconcile.RunSucceeded {
+		t.Fatalf("a finished run was touched: %+v", got)
+	}
+}
+
+func testHasWindowRun(t *testing.T, one, _ *store.DB) {
+	ctx := ctxFor(t)
+	slot := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	has := func(until time.Time) bool {
+		t.Helper()
+		ok, err := one.HasWindowRun(ctx, until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if has(slot) {
+		t.Fatal("empty store has a run")
+	}
+	customer := reconcile.Run{ID: "run_c", Scope: reconcile.Scope{Until: slot, CustomerID: "cus_1"}, StartedAt: slot, Status: reconcile.RunRunning}
+	if err := one.StartRun(ctx, customer); err != nil {
+		t.Fatal(err)
+	}
+	if has(slot) {
+		t.Fatal("a customer run counts as the window run")
+	}
+	window := reconcile.Run{ID: "run_w", Scope: reconcile.Scope{Since: slot.AddDate(0, 0, -90), Until: slot}, StartedAt: slot, Status: reconcile.RunRunning}
+	if err := one.StartRun(ctx, window); err != nil {
+		t.Fatal(err)
+	}
+	if !has(slot) || has(slot.Add(time.Second)) || has(slot.Add(-time.Second)) {
+		t.Fatal("HasWindowRun does not match the slot exactly")
+	}
+}
+
+// A PostgreSQL lock lives as long as its session: when the pinned
+// connection dies, the holder learns it and another process can take over.
+func TestLockPostgresSessionDies(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	app := "locktest_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	one, two := migrated(t, url+"&application_name="+app), storetest.Open(t, url)
+	ctx := ctxFor(t)
+	l, err := one.TryLock(ctx, store.LockReconcile, store.LockOptions{Lease: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	var killed int
+	if err := two.SQLX().GetContext(ctx, &killed, `SELECT COUNT(pg_terminate_backend(a.pid))
+		FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+		WHERE a.application_name = $1 AND l.locktype = 'advisory' AND l.granted`, app); err != nil {
+		t.Fatal(err)
+	}
+	if killed != 1 {
+		t.Fatalf("%d sessions hold the lock, want 1 (the pinned connection)", killed)
+	}
+	select {
+	case <-l.Lost():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the holder did not notice its session died")
+	}
+	mustLock(t, two, store.LockReconcile)
+	if err := l.Release(ctx); err == nil {
+		t.Error("release after the session died reported no error")
+	}
+}
+
+// An SQLite holder that crashed leaves a row that expires; one that lost
+// its row to another holder learns it at the next renewal.
+func TestLockSQLiteLease(t *testing.T) {
+	url := storetest.SQLiteURL(t)
+	one, two := migrated(t, url), storetest.Open(t, url)
+	ctx := ctxFor(t)
+	past := time.Now().Add(-time.Minute).UTC().Format("2006-01-02T15:04:05.000000Z")
+	if _, err := one.SQLX().ExecContext(ctx, `INSERT INTO locks (name, owner, acquired_at, expires_at) VALUES ('reconcile', 'crashed', ?, ?)`, past, past); err != nil {
+		t.Fatal(err)
+	}
+	l, err := two.TryLock(ctx, store.LockReconcile, store.LockOptions{Owner: "second", Lease: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("expired lease not taken over: %v", err)
+	}
+	defer l.Release(ctx)
+	// Renewals keep it held well past its lease.
+	time.Sleep(700 * time.Millisecond)
+	wantLocked(t, one, store.LockReconcile)
+	select {
+	case <-l.Lost():
+		t.Fatal("renewed lock reported lost")
+	default:
+	}
+	if _, err := one.SQLX().ExecContext(ctx, `UPDATE locks SET owner = 'thief'`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.Lost():
+	case <-time.After(3 * time.Second):
+		t.Fatal("a lock taken over was not reported lost")
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	var owner string
+	if err := one.SQLX().GetContext(ctx, &owner, `SELECT owner FROM locks`); err != nil || owner != "thief" {
+		t.Fatalf("release removed another holder's row: %q %v", owner, err)
+	}
+}
