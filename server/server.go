@@ -86,6 +86,10 @@ type Config struct {
 	Tokens  []Token
 	Metrics *Metrics
 	Logger  *slog.Logger
+	// Page serves the finance review page on PageRoutes ("GET /{$}",
+	// "GET /login", …); nil leaves them 404.
+	Page       http.Handler
+	PageRoutes []string
 }
 
 // Server is the HTTP handler of serve.
@@ -125,6 +129,11 @@ func New(cfg Config) *Server {
 	s.route("POST /api/discrepancies/{id}/ack", s.auth(s.review("ack")))
 	s.route("POST /api/discrepancies/{id}/resolve", s.auth(s.review("resolve")))
 	s.route("POST /webhooks/stripe", s.stripeWebhook)
+	if cfg.Page != nil {
+		for _, pattern := range cfg.PageRoutes {
+			s.mux.Handle(pattern, cfg.Page)
+		}
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})

@@ -200,7 +200,7 @@ func TestRoutesAnswerJSONErrors(t *testing.T) {
 		method, path string
 		code         int
 	}{
-		{"GET", "/", 404},      // the finance page is not served yet
+		{"GET", "/", 404},      // without Config.Page, the finance page is not served
 		{"GET", "/login", 404}, // nor its login
 		{"GET", "/api/nope", 404},
 		{"GET", "/webhooks/stripe", 405},

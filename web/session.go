@@ -53,19 +53,25 @@ func (h *Handler) login(value string) (Token, bool) {
 	return found, ok == 1 && value != ""
 }
 
-func (h *Handler) setSession(w http.ResponseWriter, t Token) {
+// secure reports whether the cookie must be Secure: configured so, or the
+// request came over TLS, directly or through a proxy that says so.
+func (h *Handler) secure(r *http.Request) bool {
+	return h.cfg.SecureCookies || r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, t Token) {
 	exp := h.now().Add(sessionTTL)
 	e := strconv.FormatInt(exp.Unix(), 10)
 	v := base64.RawURLEncoding.EncodeToString([]byte(t.Name)) + "|" + e + "|" + mac([]byte(t.Value), "session", t.Name, e)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: v, Path: "/", Expires: exp, MaxAge: int(sessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.cfg.SecureCookies,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.secure(r),
 	})
 }
 
-func (h *Handler) clearSession(w http.ResponseWriter) {
+func (h *Handler) clearSession(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.cfg.SecureCookies})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.secure(r)})
 }
 
 // session returns the request's valid session.

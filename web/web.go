@@ -59,7 +59,8 @@ type Store interface {
 type Config struct {
 	Store  Store
 	Tokens []Token
-	// SecureCookies marks the session cookie Secure (behind TLS).
+	// SecureCookies marks the session cookie Secure always; without it, it
+	// is Secure when the request came over TLS (or X-Forwarded-Proto https).
 	SecureCookies bool
 	// PageSize is the number of cases a page shows (default 50).
 	PageSize int
@@ -197,12 +198,12 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnauthorized, "login.html", loginData{Next: next, Error: "That token is not valid.", Configured: len(h.cfg.Tokens) > 0})
 		return
 	}
-	h.setSession(w, t)
+	h.setSession(w, r, t)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	h.clearSession(w)
+	h.clearSession(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/refundrecon/refundrecon/schedule"
 	"github.com/refundrecon/refundrecon/server"
 	"github.com/refundrecon/refundrecon/store"
+	"github.com/refundrecon/refundrecon/web"
 )
 
 // serveOptions are serve's own settings, beyond the shared ones.
@@ -238,6 +239,10 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		Tokens:  tokens,
 		Metrics: metrics,
 		Logger:  log,
+		Page: web.New(web.Config{
+			Store: pageStore{a.db}, Tokens: pageTokens(tokens), Logger: log,
+		}),
+		PageRoutes: web.Routes,
 	})
 
 	ln, err := net.Listen("tcp", o.ListenAddr)
@@ -346,3 +351,12 @@ func (a *app) scheduledRun(ctx context.Context, slot time.Time, metrics *server.
 }
 
 var _ http.Handler = (*server.Server)(nil)
+
+// pageTokens gives the page the API's tokens: one sign-in for both.
+func pageTokens(tokens []server.Token) []web.Token {
+	out := make([]web.Token, len(tokens))
+	for i, t := range tokens {
+		out[i] = web.Token{Name: t.Name, Value: t.Value}
+	}
+	return out
+}

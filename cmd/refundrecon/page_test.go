@@ -87,7 +87,8 @@ func TestFinancePageInBrowser(t *testing.T) {
 		// Filter by kind through the form.
 		chromedp.SetValue(`#f-kind`, "gateway_canceled", chromedp.ByID),
 		chromedp.Click(`#apply`, chromedp.ByID),
-		chromedp.WaitVisible(`#cases`, chromedp.ByID),
+		// The old page's table is #cases too: wait for the filtered one.
+		chromedp.WaitVisible(`table#cases[data-kind="gateway_canceled"]`, chromedp.ByQuery),
 		chromedp.Evaluate(`Array.from(document.querySelectorAll('#cases tbody tr td:nth-child(2)')).map(td => td.textContent.trim()).join(',')`, &kinds),
 		chromedp.Click(`a.case-link`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#case-status`, chromedp.ByID),

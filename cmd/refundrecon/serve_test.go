@@ -393,11 +393,14 @@ func TestServeAPI(t *testing.T) {
 	}
 	p := startServe(t, w, map[string]string{"API_TOKENS": "support:" + serveToken + ", ops:tok_ops_fedcba9876543210"})
 
-	// Health, readiness, no page yet.
-	for path, code := range map[string]int{"/healthz": 200, "/readyz": 200, "/": 404, "/login": 404} {
+	// Health, readiness, and the finance page, which asks for a token first.
+	for path, code := range map[string]int{"/healthz": 200, "/readyz": 200, "/": 200, "/login": 200, "/nope": 404} {
 		if got, body := p.request("GET", path, "", ""); got != code {
 			t.Errorf("GET %s: %d, want %d: %s", path, got, code, body)
 		}
+	}
+	if _, body := p.request("GET", "/", "", ""); !strings.Contains(string(body), "Sign in to refundrecon") {
+		t.Errorf("GET / without a session does not lead to the sign-in form:\n%.300s", body)
 	}
 	// No token, a wrong one.
 	for _, token := range []string{"", "tok_support_0123456789abcdeF"} {
