@@ -47,8 +47,9 @@ const (
 // each on its channel, and marks it delivered or failed. A failure is retried
 // after Backoff, doubling with each attempt up to MaxBackoff, or after the
 // receiver's Retry-After when that is later. A channel that fails is left
-// alone for the rest of the pass, so that a receiver that is down is not
-// hammered; its alerts wait for their next attempt.
+// alone for the rest of the pass (in Drain and Loop: until the failed
+// alert's next attempt), so that a receiver that is down is not hammered;
+// its alerts wait for their next attempt.
 //
 // Several dispatchers, in one process or many, may share an outbox: a claim
 // is a lease only one holds.
@@ -95,12 +96,33 @@ func (d *Dispatcher) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func (d *Dispatcher) names() []string {
-	names := make([]string, len(d.Channels))
-	for i, c := range d.Channels {
-		names[i] = c.Name()
+// active returns the channels not paused now.
+func (d *Dispatcher) active(paused map[string]time.Time) []string {
+	now := d.now()
+	var names []string
+	for _, c := range d.Channels {
+		if until, ok := paused[c.Name()]; !ok || !now.Before(until) {
+			names = append(names, c.Name())
+		}
 	}
 	return names
+}
+
+// wake returns when the next pass may do something: the first alert due on
+// a channel not paused, or the end of the first pause. ok is false when
+// nothing is pending.
+func (d *Dispatcher) wake(ctx context.Context, paused map[string]time.Time) (time.Time, bool, error) {
+	next, ok, err := d.Outbox.NextAlertDue(ctx, d.active(paused))
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	now := d.now()
+	for _, until := range paused {
+		if until.After(now) && (!ok || until.Before(next)) {
+			next, ok = until, true
+		}
+	}
+	return next, ok, nil
 }
 
 // backoff is the delay after a failed attempt (1 for the first).
@@ -118,6 +140,14 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 // that failed during the pass. It returns an error only when the outbox
 // fails; a failed send is recorded, logged and counted.
 func (d *Dispatcher) Deliver(ctx context.Context) (Stats, error) {
+	return d.deliver(ctx, map[string]time.Time{})
+}
+
+// deliver is one pass. paused holds, by channel, when a channel that failed
+// may be tried again (the failed alert's next attempt); it carries over the
+// passes of one Drain or Loop, so that a receiver that is down gets one
+// request per backoff, not one per pending alert.
+func (d *Dispatcher) deliver(ctx context.Context, paused map[string]time.Time) (Stats, error) {
 	var st Stats
 	if len(d.Channels) == 0 {
 		return st, nil
@@ -128,7 +158,6 @@ func (d *Dispatcher) Deliver(ctx context.Context) (Stats, error) {
 	}
 	timeout := cmp.Or(d.Timeout, DefaultTimeout)
 	lease := cmp.Or(d.Lease, timeout+time.Minute)
-	paused := map[string]bool{}
 	log := d.log()
 	defer func() {
 		if st.Delivered+st.Failed > 0 {
@@ -136,12 +165,7 @@ func (d *Dispatcher) Deliver(ctx context.Context) (Stats, error) {
 		}
 	}()
 	for ctx.Err() == nil {
-		var active []string
-		for _, c := range d.Channels {
-			if !paused[c.Name()] {
-				active = append(active, c.Name())
-			}
-		}
+		active := d.active(paused)
 		if len(active) == 0 {
 			break
 		}
@@ -197,7 +221,7 @@ func (d *Dispatcher) Deliver(ctx context.Context) (Stats, error) {
 			return st, fmt.Errorf("deliver alerts: %w", err)
 		}
 		st.Failed++
-		paused[a.Channel] = true
+		paused[a.Channel] = next
 		log.Warn("alert not delivered", append(attrs, "next_attempt_at", next, "error", sendErr)...)
 	}
 	return st, nil
@@ -209,18 +233,19 @@ func (d *Dispatcher) Deliver(ctx context.Context) (Stats, error) {
 func (d *Dispatcher) Drain(ctx context.Context, wait time.Duration) (Stats, error) {
 	var total Stats
 	deadline := time.Now().Add(wait)
+	paused := map[string]time.Time{}
 	for {
-		st, err := d.Deliver(ctx)
+		st, err := d.deliver(ctx, paused)
 		total.add(st)
 		if err != nil || ctx.Err() != nil {
 			return total, err
 		}
-		next, ok, err := d.Outbox.NextAlertDue(ctx, d.names())
+		next, ok, err := d.wake(ctx, paused)
 		if err != nil || !ok {
 			return total, err
 		}
 		pause := next.Sub(d.now())
-		if time.Now().Add(pause).After(deadline) {
+		if wait <= 0 || time.Now().Add(pause).After(deadline) {
 			return total, nil
 		}
 		if err := sleep(ctx, d.minPause(pause, st)); err != nil {
@@ -241,11 +266,13 @@ func (d *Dispatcher) minPause(pause time.Duration, st Stats) time.Duration {
 
 // Loop delivers the outbox until ctx ends, for serve: a pass when an alert
 // is due, and at least every interval so that alerts other processes
-// enqueue go out. It returns nil when ctx ends, or the outbox's error.
+// enqueue go out. A channel that fails is paused until its failed alert's
+// next attempt. It returns nil when ctx ends, or the outbox's error.
 func (d *Dispatcher) Loop(ctx context.Context, interval time.Duration) error {
 	interval = cmp.Or(interval, 30*time.Second)
+	paused := map[string]time.Time{}
 	for {
-		st, err := d.Deliver(ctx)
+		st, err := d.deliver(ctx, paused)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -254,7 +281,7 @@ func (d *Dispatcher) Loop(ctx context.Context, interval time.Duration) error {
 			d.log().Error("deliver alerts", "error", err)
 		}
 		pause := interval
-		if next, ok, err := d.Outbox.NextAlertDue(ctx, d.names()); err == nil && ok {
+		if next, ok, err := d.wake(ctx, paused); err == nil && ok {
 			pause = min(pause, next.Sub(d.now()))
 		}
 		if err := sleep(ctx, d.minPause(pause, st)); err != nil {

@@ -300,3 +300,58 @@ func TestDispatcherKeepsSecrets(t *testing.T) {
 		t.Errorf("the failures are not reported:\n%s\n%s", logs.String(), lastErrors)
 	}
 }
+
+// A receiver that is down gets about one request per backoff while Drain
+// waits, not one per pending alert.
+func TestDrainDoesNotHammerADeadChannel(t *testing.T) {
+	db := storetest.SQLite(t)
+	r := newReceiver(t, 503)
+	enqueue(t, db, []store.AlertChannel{{Name: alert.WebhookName}}, "run_1", 20)
+	d := &alert.Dispatcher{Outbox: db, Backoff: 100 * time.Millisecond, Channels: []alert.Channel{&alert.Webhook{URL: r.srv.URL, Secret: "s"}}}
+	st, err := d.Drain(context.Background(), 350*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.requests()); n < 2 || n > 6 || st.Failed != n {
+		t.Fatalf("%d requests (%+v) in 350ms with a 100ms backoff; want about 4", n, st)
+	}
+	if len(pending(t, db)) != 20 {
+		t.Fatal("alerts lost")
+	}
+	// Without a wait, Drain is one pass.
+	r2 := newReceiver(t, 503)
+	d.Channels = []alert.Channel{&alert.Webhook{URL: r2.srv.URL, Secret: "s"}}
+	time.Sleep(150 * time.Millisecond)
+	if _, err := d.Drain(context.Background(), 0); err != nil || len(r2.requests()) != 1 {
+		t.Fatalf("Drain(0): %d requests, %v", len(r2.requests()), err)
+	}
+}
+
+// Loop, for serve, retries until delivered and returns when ctx ends.
+func TestLoop(t *testing.T) {
+	db := storetest.SQLite(t)
+	r := newReceiver(t, 202, 500)
+	enqueue(t, db, []store.AlertChannel{{Name: alert.PagerDutyName}}, "run_1", 2)
+	d := &alert.Dispatcher{Outbox: db, Backoff: 50 * time.Millisecond,
+		Channels: []alert.Channel{&alert.PagerDuty{URL: r.srv.URL, RoutingKey: "k", Rules: alert.DefaultRules()}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Loop(ctx, 100*time.Millisecond) }()
+	waitDelivered := func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for len(pending(t, db)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitDelivered()
+	// Enqueued later, by another process: the next poll picks it up.
+	enqueue(t, db, []store.AlertChannel{{Name: alert.PagerDutyName}}, "run_2", 1)
+	waitDelivered()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.requests()); n != 4 || len(pending(t, db)) != 0 {
+		t.Fatalf("%d requests, want 4 (three alerts, one retry)", n)
+	}
+}

@@ -190,7 +190,7 @@ func TestSlackPayloads(t *testing.T) {
 			t.Errorf("opened message lacks %q", s)
 		}
 	}
-	if !strings.Contains(string(got[1].body), "JPY 120000") || !strings.Contains(string(got[1].body), "warning") {
+	if !strings.Contains(string(got[1].body), "JPY 120,000") || !strings.Contains(string(got[1].body), "warning") {
 		t.Errorf("yen case: %s", got[1].body)
 	}
 }

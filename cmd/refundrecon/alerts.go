@@ -37,7 +37,8 @@ func (e *envFlags) alertFlags(s *settings) {
 	e.secret(&s.SlackWebhookURL, "slack-webhook-url", "SLACK_WEBHOOK_URL", "Slack incoming webhook for alerts")
 	e.secret(&s.PagerDutyRoutingKey, "pagerduty-routing-key", "PAGERDUTY_ROUTING_KEY", "PagerDuty Events API v2 integration key")
 	e.str(&s.PagerDutyEventsURL, "pagerduty-events-url", "PAGERDUTY_EVENTS_URL", alert.DefaultPagerDutyURL, "PagerDuty events endpoint")
-	e.str(&s.AlertWebhookURL, "alert-webhook-url", "ALERT_WEBHOOK_URL", "", "generic signed webhook for alerts")
+	// A webhook URL may carry a token: kept out of the usage text like a secret.
+	e.secret(&s.AlertWebhookURL, "alert-webhook-url", "ALERT_WEBHOOK_URL", "generic signed webhook for alerts")
 	e.secret(&s.AlertWebhookSecret, "alert-webhook-secret", "ALERT_WEBHOOK_SECRET", "HMAC secret signing the generic webhook")
 	a := &s.Alert
 	e.str(&a.PageKinds, "alert-page-kinds", "ALERT_PAGE_KINDS", joinKinds(alert.DefaultPageKinds),
