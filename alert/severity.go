@@ -45,7 +45,7 @@ func (r Rules) Severity(d reconcile.Discrepancy) Severity {
 	if !slices.Contains(r.PageKinds, d.Kind) {
 		return Warning
 	}
-	amount, currency := AmountAtRisk(d)
+	amount, currency := reconcile.AtRisk(d)
 	floor, ok := r.PageMinAmount[strings.ToLower(currency)]
 	if !ok {
 		floor = r.PageMinAmount[""]
@@ -54,30 +54,6 @@ func (r Rules) Severity(d reconcile.Discrepancy) Severity {
 		return Warning
 	}
 	return Critical
-}
-
-// AmountAtRisk is the money a case is about, in minor units of its
-// currency: the difference for an amount mismatch in one currency, else the
-// ledger's amount, else the gateway's; zero when neither side has one.
-func AmountAtRisk(d reconcile.Discrepancy) (int64, string) {
-	gatewayCurrency := d.GatewayCurrency
-	if gatewayCurrency == "" {
-		gatewayCurrency = d.Currency
-	}
-	switch {
-	case d.Kind == reconcile.AmountMismatch && d.LedgerAmount != nil && d.GatewayAmount != nil &&
-		strings.EqualFold(d.Currency, gatewayCurrency):
-		diff := *d.LedgerAmount - *d.GatewayAmount
-		if diff < 0 {
-			diff = -diff
-		}
-		return diff, strings.ToLower(d.Currency)
-	case d.LedgerAmount != nil && d.Currency != "":
-		return max(*d.LedgerAmount, 0), strings.ToLower(d.Currency)
-	case d.GatewayAmount != nil && gatewayCurrency != "":
-		return max(*d.GatewayAmount, 0), strings.ToLower(gatewayCurrency)
-	}
-	return 0, strings.ToLower(d.Currency)
 }
 
 // ParsePageKinds reads ALERT_PAGE_KINDS: kinds separated by commas, or

@@ -213,7 +213,7 @@ func (s *Slack) digest(a reconcile.Alert) slackMessage {
 	pages := 0
 	for _, d := range ds {
 		counts[d.Kind]++
-		if amount, currency := AmountAtRisk(d); currency != "" {
+		if amount, currency := reconcile.AtRisk(d); currency != "" {
 			risk[currency] += amount
 		}
 		if s.Rules.Severity(d) == Critical {
@@ -254,8 +254,8 @@ func (s *Slack) digest(a reconcile.Alert) slackMessage {
 		return 1
 	}
 	slices.SortFunc(top, func(x, y reconcile.Discrepancy) int {
-		ax, _ := AmountAtRisk(x)
-		ay, _ := AmountAtRisk(y)
+		ax, _ := reconcile.AtRisk(x)
+		ay, _ := reconcile.AtRisk(y)
 		return cmp.Or(cmp.Compare(rank(x), rank(y)), cmp.Compare(ay, ax), cmp.Compare(x.ID, y.ID))
 	})
 	n := cmp.Or(s.DigestTop, 10)

@@ -87,7 +87,7 @@ func gatewayCurrency(d reconcile.Discrepancy) string {
 
 // riskText renders AmountAtRisk.
 func riskText(d reconcile.Discrepancy) string {
-	amount, currency := AmountAtRisk(d)
+	amount, currency := reconcile.AtRisk(d)
 	if currency == "" {
 		return "unknown"
 	}

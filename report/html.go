@@ -79,7 +79,7 @@ func WriteFinanceHTML(w io.Writer, f Finance) error {
 
 // rowOf presents one case's two sides for a page.
 func rowOf(d reconcile.Discrepancy) htmlRow {
-	atRisk, cur := AtRisk(d)
+	atRisk, cur := reconcile.AtRisk(d)
 	return htmlRow{
 		ID: d.ID, Kind: string(d.Kind), Status: string(d.Status), CustomerID: dash(d.CustomerID),
 		LedgerRefundID: dash(d.LedgerRefundID), LedgerAmount: withCode(d.LedgerAmount, d.Currency),

@@ -10,35 +10,6 @@ import (
 	"github.com/refundrecon/refundrecon/reconcile"
 )
 
-// AtRisk is the money a case puts at risk, in minor units of its currency:
-// what the customer did not get (missing, failed, canceled, pending), what
-// went out without a record or twice (missing in the ledger, duplicate,
-// not complete), or the difference (amount mismatch).
-func AtRisk(d reconcile.Discrepancy) (amount int64, currency string) {
-	ledger, gateway := int64(0), int64(0)
-	if d.LedgerAmount != nil && *d.LedgerAmount > 0 {
-		ledger = *d.LedgerAmount
-	}
-	if d.GatewayAmount != nil && *d.GatewayAmount > 0 {
-		gateway = *d.GatewayAmount
-	}
-	gwCurrency := cmp.Or(d.GatewayCurrency, d.Currency)
-	switch d.Kind {
-	case reconcile.MissingInLedger, reconcile.LedgerNotComplete, reconcile.CustomerMismatch:
-		return gateway, gwCurrency
-	case reconcile.DuplicateAtGateway:
-		// The extra refunds: at least one more than the ledger's.
-		return gateway, gwCurrency
-	case reconcile.AmountMismatch:
-		diff := ledger - gateway
-		if diff < 0 {
-			diff = -diff
-		}
-		return diff, d.Currency
-	}
-	return ledger, d.Currency
-}
-
 // Age buckets of the finance summary, by how long a case has been open.
 var AgeBuckets = []string{"0-7 days", "8-30 days", "31-90 days", "over 90 days"}
 
@@ -103,7 +74,7 @@ func Summarize(ds []reconcile.Discrepancy, now time.Time) Summary {
 	byKind := map[kc]*KindTotal{}
 	perCustomer := map[string]int{}
 	for _, d := range ds {
-		amount, cur := AtRisk(d)
+		amount, cur := reconcile.AtRisk(d)
 		byCurrency[cur] += amount
 		t := byKind[kc{d.Kind, cur}]
 		if t == nil {
@@ -171,6 +142,6 @@ func WorstFirst(ds []reconcile.Discrepancy) {
 
 // majorUnits is the money at risk in major units (dollars, yen).
 func majorUnits(d reconcile.Discrepancy) float64 {
-	amount, cur := AtRisk(d)
+	amount, cur := reconcile.AtRisk(d)
 	return float64(amount) / math.Pow10(money.Digits(cur))
 }

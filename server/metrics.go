@@ -200,40 +200,6 @@ func (m *Metrics) webhook(outcome string) { m.webhooks.WithLabelValues(outcome).
 
 func (m *Metrics) recheck(outcome string) { m.rechecks.WithLabelValues(outcome).Inc() }
 
-// AtRisk is the money a discrepancy puts at stake, in minor units of
-// currency: what the customer was told they got and did not (failed,
-// canceled, missing or stuck refunds: the ledger's amount), what left the
-// account without a matching record (the gateway's amount), or the
-// difference of a mismatched amount. An invalid ledger row counts nothing:
-// nothing is known to have moved.
-func AtRisk(d reconcile.Discrepancy) (amount int64, currency string) {
-	val := func(p *int64) int64 {
-		if p == nil {
-			return 0
-		}
-		return *p
-	}
-	ledger, gateway := val(d.LedgerAmount), val(d.GatewayAmount)
-	gwCurrency := d.GatewayCurrency
-	if gwCurrency == "" {
-		gwCurrency = d.Currency
-	}
-	switch d.Kind {
-	case reconcile.MissingAtGateway, reconcile.GatewayFailed, reconcile.GatewayCanceled,
-		reconcile.GatewayPendingTooLong, reconcile.CurrencyMismatch:
-		return ledger, strings.ToLower(d.Currency)
-	case reconcile.AmountMismatch:
-		diff := ledger - gateway
-		if diff < 0 {
-			diff = -diff
-		}
-		return diff, strings.ToLower(d.Currency)
-	case reconcile.DuplicateAtGateway, reconcile.CustomerMismatch, reconcile.LedgerNotComplete, reconcile.MissingInLedger:
-		return gateway, strings.ToLower(gwCurrency)
-	}
-	return 0, ""
-}
-
 // caseCollector exports the unresolved discrepancies by kind and the money
 // they put at risk by currency, read from the store at scrape time (cached
 // for CacheFor): every run, and every person acknowledging or resolving,
@@ -307,7 +273,7 @@ func (c *caseCollector) refresh(now time.Time) {
 	risk := map[string]float64{}
 	for _, d := range ds {
 		byKind[d.Kind]++
-		if amount, cur := AtRisk(d); amount > 0 && validLabel(cur) {
+		if amount, cur := reconcile.AtRisk(d); amount > 0 && validLabel(cur) {
 			risk[cur] += float64(amount)
 		}
 	}

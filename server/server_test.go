@@ -506,22 +506,3 @@ func TestMetricsSurviveADatabaseError(t *testing.T) {
 		t.Fatalf("%d\n%s", rec.Code, body)
 	}
 }
-
-func TestAtRisk(t *testing.T) {
-	for _, tc := range []struct {
-		d      reconcile.Discrepancy
-		amount int64
-		cur    string
-	}{
-		{reconcile.Discrepancy{Kind: reconcile.GatewayFailed, Currency: "usd", LedgerAmount: amount(4500), GatewayAmount: amount(4500)}, 4500, "usd"},
-		{reconcile.Discrepancy{Kind: reconcile.MissingAtGateway, Currency: "jpy", LedgerAmount: amount(300)}, 300, "jpy"},
-		{reconcile.Discrepancy{Kind: reconcile.AmountMismatch, Currency: "usd", LedgerAmount: amount(4000), GatewayAmount: amount(4500)}, 500, "usd"},
-		{reconcile.Discrepancy{Kind: reconcile.MissingInLedger, Currency: "eur", GatewayCurrency: "eur", GatewayAmount: amount(99)}, 99, "eur"},
-		{reconcile.Discrepancy{Kind: reconcile.CurrencyMismatch, Currency: "usd", GatewayCurrency: "eur", LedgerAmount: amount(10), GatewayAmount: amount(9)}, 10, "usd"},
-		{reconcile.Discrepancy{Kind: reconcile.InvalidLedgerRow, Currency: "usd", LedgerAmount: amount(-5)}, 0, ""},
-	} {
-		if a, c := AtRisk(tc.d); a != tc.amount || c != tc.cur {
-			t.Errorf("%s: %d %s, want %d %s", tc.d.Kind, a, c, tc.amount, tc.cur)
-		}
-	}
-}

@@ -89,7 +89,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return strings.ToUpper(cur) + " " + report.Amount(*v, cur)
 	},
 	"atRisk": func(d reconcile.Discrepancy) string {
-		a, cur := report.AtRisk(d)
+		a, cur := reconcile.AtRisk(d)
 		return strings.ToUpper(cur) + " " + report.Amount(a, cur)
 	},
 	"orDash": func(s string) string { return cmp.Or(s, "—") },
