@@ -29,8 +29,15 @@ tidy-check: ## fail when go mod tidy would change go.mod or go.sum
 		cp /tmp/refundrecon.go.mod.bak go.mod; cp /tmp/refundrecon.go.sum.bak go.sum; \
 		echo "go mod tidy changes go.mod or go.sum: run it and commit"; exit 1; fi
 
-bench: ## print the matcher and classifier benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/
+# make bench SIZES=10000,100000,1000000 adds the million; RPS= skips the
+# rate-limited runs. See docs/performance.md.
+SIZES ?= 10000,100000
+RPS ?= 25,100
+BENCH_FLAGS ?=
+bench: ## end-to-end run and its peers per size (SIZES, RPS), then matcher+classifier on one core
+	$(GO) build -o bin/refundrecon-bench ./cmd/refundrecon-bench
+	./scripts/with-postgres.sh ./bin/refundrecon-bench -sizes '$(SIZES)' -rps '$(RPS)' $(BENCH_FLAGS)
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./reconcile/
 
 FUZZTIME ?= 5s
 fuzz: ## run each fuzz test for FUZZTIME (default 5s)

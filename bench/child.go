@@ -208,7 +208,8 @@ type childRun struct {
 }
 
 // runChild runs one reconciliation in a child process.
-func runChild(ctx context.Context, self string, cfg RunConfig, profileDir string, stderr io.Writer) (childRun, error) {
+// memLimit, when not empty, is the child's GOMEMLIMIT.
+func runChild(ctx context.Context, self string, cfg RunConfig, profileDir, memLimit string, stderr io.Writer) (childRun, error) {
 	args := []string{CmdReconcile, "-database-url", cfg.DatabaseURL, "-stripe-url", cfg.StripeURL,
 		"-max-rps", strconv.FormatFloat(cfg.MaxRPS, 'g', -1, 64), "-concurrency", strconv.Itoa(cfg.Concurrency),
 		"-since", strconv.FormatInt(cfg.Scope.Since.Unix(), 10), "-until", strconv.FormatInt(cfg.Scope.Until.Unix(), 10)}
@@ -217,6 +218,10 @@ func runChild(ctx context.Context, self string, cfg RunConfig, profileDir string
 	}
 	cmd := exec.CommandContext(ctx, self, args...)
 	cmd.Stderr = stderr
+	cmd.Env = os.Environ()
+	if memLimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+memLimit)
+	}
 	out, err := cmd.Output()
 	var res childRun
 	if err != nil {

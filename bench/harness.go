@@ -36,6 +36,11 @@ type Options struct {
 	// extrapolated from the timed sample. NaiveWorkers run its look-ups.
 	NaiveBudget  time.Duration
 	NaiveWorkers int
+	// MemLimit, when set, is a GOMEMLIMIT (say 350MiB) for one more run of
+	// every size of at least MemLimitFrom refunds, reported beside the run
+	// with the runtime's defaults.
+	MemLimit     string
+	MemLimitFrom int
 	// Fresh reloads data sets even when their schema holds them already.
 	Fresh bool
 	// ProfileDir, when set, receives a CPU and an allocation profile of
@@ -48,8 +53,10 @@ type Options struct {
 // Report is everything one invocation measured.
 type Report struct {
 	Machine Machine
-	Sizes   []SizeResult
-	Rates   []RateResult
+	// MemLimit is Options.MemLimit.
+	MemLimit string
+	Sizes    []SizeResult
+	Rates    []RateResult
 }
 
 // SizeResult is one size: the run with the rate limit lifted and its peers.
@@ -57,8 +64,10 @@ type SizeResult struct {
 	Dataset  Dataset
 	Expected map[reconcile.Kind]int
 	Run      childRun
-	Naive    NaiveResult
-	SQL      SQLResult
+	// Limited is the run under Options.MemLimit, when made.
+	Limited *childRun
+	Naive   NaiveResult
+	SQL     SQLResult
 	// LoadLedger is the time the ledger took to load (COPY), when this
 	// invocation loaded it; zero when its schema held it already.
 	LoadLedger time.Duration
@@ -76,7 +85,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	rep := &Report{}
+	rep := &Report{MemLimit: o.MemLimit}
 	var err error
 	if rep.Machine, err = describeMachine(ctx, o.DatabaseURL); err != nil {
 		return nil, err
@@ -132,10 +141,22 @@ func measureSize(ctx context.Context, o Options, n int) (SizeResult, error) {
 	if err := resetState(ctx, dbURL); err != nil {
 		return res, err
 	}
-	if res.Run, err = runChild(ctx, o.Self, cfg, profile, os.Stderr); err != nil {
+	if res.Run, err = runChild(ctx, o.Self, cfg, profile, "", os.Stderr); err != nil {
 		return res, err
 	}
 	fmt.Fprintf(o.Log, "size %d: run took %v, peak %s\n", n, res.Run.Wall.Round(time.Millisecond), mib(res.Run.MaxRSS))
+	if o.MemLimit != "" && n >= o.MemLimitFrom {
+		if err := resetState(ctx, dbURL); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(o.Log, "size %d: reconciling with GOMEMLIMIT=%s\n", n, o.MemLimit)
+		run, err := runChild(ctx, o.Self, cfg, "", o.MemLimit, os.Stderr)
+		if err != nil {
+			return res, err
+		}
+		res.Limited = &run
+		fmt.Fprintf(o.Log, "size %d: run took %v, peak %s\n", n, run.Wall.Round(time.Millisecond), mib(run.MaxRSS))
+	}
 
 	db, err := store.Open(ctx, dbURL)
 	if err != nil {
@@ -165,7 +186,7 @@ func runAgainstFake(ctx context.Context, o Options, d Dataset, dbURL string, rps
 	}
 	cfg := RunConfig{DatabaseURL: dbURL, StripeURL: fake.URL, APIKey: apiKey, MaxRPS: rps,
 		Concurrency: o.Concurrency, Scope: d.Scope()}
-	return runChild(ctx, o.Self, cfg, profile, os.Stderr)
+	return runChild(ctx, o.Self, cfg, profile, "", os.Stderr)
 }
 
 // datasetVersion changes whenever the generator does, so that a schema

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lib/pq"
 	"github.com/refundrecon/refundrecon/gateway/fakestripe"
 	"github.com/refundrecon/refundrecon/reconcile"
 	"github.com/refundrecon/refundrecon/store"
@@ -130,8 +129,8 @@ CREATE TABLE `+gatewayTable+` (
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(gatewayTable, "id", "charge_id", "payment_intent_id", "customer_id",
-		"amount", "currency", "status", "failure_reason", "ledger_refund_id", "created"))
+	stmt, err := tx.PrepareContext(ctx, "COPY "+gatewayTable+` (id, charge_id, payment_intent_id, customer_id,
+		amount, currency, status, failure_reason, ledger_refund_id, created) FROM STDIN`)
 	if err != nil {
 		return fmt.Errorf("copy into %s: %w", gatewayTable, err)
 	}

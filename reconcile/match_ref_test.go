@@ -230,7 +230,7 @@ func TestMatchTablesAgreesWithReference(t *testing.T) {
 		ledger, gateway := randomSides(r, r.IntN(12), r.IntN(12))
 		want := normal(referenceMatch(ledger, gateway))
 		lt, gt := tablesOf(ledger, gateway)
-		m := matchTables(lt, gt)
+		m := matchTables(lt, gt, nil)
 		got := Matching{ByLedger: make([][]int32, len(ledger)), Matched: m.Matched}
 		for i := range ledger {
 			if row := m.of(i); len(row) > 0 {
@@ -345,5 +345,42 @@ func TestRowValidIsValid(t *testing.T) {
 	}
 	if memoCurrency(nil) != nil {
 		t.Error("memoCurrency(nil) is not nil")
+	}
+}
+
+// The run matches with the index it keeps of its gateway refunds.
+func TestRunSidesMatchAgreesWithReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	for round := range 2000 {
+		ledger, gateway := randomSides(r, r.IntN(12), r.IntN(12))
+		s := newSides(Scope{})
+		for _, l := range ledger {
+			s.addLedger(l, false)
+		}
+		var held []GatewayRefund
+		for _, g := range gateway {
+			if s.addGateway(g) {
+				held = append(held, g)
+			}
+		}
+		want := normal(referenceMatch(ledger, held))
+		m := matchTables(&s.ledger, &s.gateway, &s.gwIndex)
+		got := Matching{ByLedger: make([][]int32, len(ledger)), Matched: m.Matched}
+		for i := range ledger {
+			if row := m.of(i); len(row) > 0 {
+				got.ByLedger[i] = row
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: run matching %v, reference %v", round, got, want)
+		}
+		for _, l := range ledger {
+			if l.ID != "" && !s.ledgerHeld(l.ID) {
+				t.Fatalf("round %d: ledger id %q not held", round, l.ID)
+			}
+		}
+		if s.ledgerHeld("lr_never") {
+			t.Fatal("an id never added is held")
+		}
 	}
 }

@@ -99,10 +99,13 @@ func NewRunID(now time.Time) string {
 // a million refunds a side holds them in a few hundred megabytes, not
 // gigabytes.
 type sides struct {
-	scope    Scope
-	strs     *strTable
-	ledger   ledgerTable
-	ledgerID idMap // (string ids of) the ids of ledger rows held
+	scope  Scope
+	strs   *strTable
+	ledger ledgerTable
+	// ledgerIDs are the (string ids of the) ids of the ledger rows held,
+	// sorted, built by the first look-up; laterIDs those added since.
+	ledgerIDs []strID
+	laterIDs  map[strID]bool
 	// unnamed holds the rows without an id, to tell look-up results apart.
 	unnamed map[LedgerRefund]bool
 	gateway gatewayTable
@@ -143,13 +146,13 @@ func (s *sides) gatewayOf(matched []int32, scratch []GatewayRefund, local []int3
 // the run does not hold it yet.
 func (s *sides) addLedger(l LedgerRefund, lookup bool) bool {
 	if l.ID != "" {
-		if id, ok := s.strs.lookup(l.ID); ok && lookup {
-			if _, held := s.ledgerID.get(id); held {
-				return false
-			}
+		if lookup && s.ledgerHeld(l.ID) {
+			return false
 		}
 		s.ledger.add(l)
-		s.ledgerID.put(s.ledger.rows[s.ledger.len()-1].id, 0)
+		if s.laterIDs != nil {
+			s.laterIDs[s.ledger.rec(s.ledger.len()-1).id] = true
+		}
 		return true
 	} else {
 		if lookup && s.unnamed[l] {
@@ -161,13 +164,33 @@ func (s *sides) addLedger(l LedgerRefund, lookup bool) bool {
 	return true
 }
 
+// ledgerHeld reports whether a ledger row with id is held.
+func (s *sides) ledgerHeld(id string) bool {
+	if s.laterIDs == nil {
+		s.ledgerIDs = make([]strID, 0, s.ledger.len())
+		for i := range s.ledger.len() {
+			if r := s.ledger.rec(i); r.id != 0 {
+				s.ledgerIDs = append(s.ledgerIDs, r.id)
+			}
+		}
+		slices.Sort(s.ledgerIDs)
+		s.laterIDs = map[strID]bool{}
+	}
+	sid, ok := s.strs.lookup(id)
+	if !ok {
+		return false
+	}
+	_, found := slices.BinarySearch(s.ledgerIDs, sid)
+	return found || s.laterIDs[sid]
+}
+
 func (s *sides) addGateway(g GatewayRefund) bool {
 	if _, ok := s.gatewayIndex(g.ID); ok {
 		return false
 	}
 	s.gateway.add(g)
 	j := s.gateway.len() - 1
-	s.gwIndex.put(s.gateway.rows[j].id, int32(j))
+	s.gwIndex.put(s.gateway.rec(j).id, int32(j))
 	return true
 }
 
@@ -248,7 +271,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	log.Debug("gateway read", "gateway_refunds", s.gateway.len(), "elapsed", t.Gateway)
 
 	start = time.Now()
-	m := matchTables(&s.ledger, &s.gateway)
+	m := matchTables(&s.ledger, &s.gateway, &s.gwIndex)
 	t.Match += time.Since(start)
 
 	// The ledger side of gateway refunds that would be reported: late
@@ -288,7 +311,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		log.Debug("ledger look-ups", "keys", len(q.GatewayRefundIDs), "added", added)
 		if added > 0 {
 			start = time.Now()
-			m = matchTables(&s.ledger, &s.gateway)
+			m = matchTables(&s.ledger, &s.gateway, &s.gwIndex)
 			t.Match += time.Since(start)
 		}
 	}
@@ -304,7 +327,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	}
 	if added {
 		start = time.Now()
-		m = matchTables(&s.ledger, &s.gateway)
+		m = matchTables(&s.ledger, &s.gateway, &s.gwIndex)
 		t.Match += time.Since(start)
 	}
 
@@ -582,8 +605,8 @@ func (r *Runner) resolvable(s *sides, m matching, open, found []Discrepancy) []s
 	}
 	ledgerCovered := map[string]bool{}
 	if asked.n > 0 {
-		for i := range s.ledger.rows {
-			if _, ok := asked.get(s.ledger.rows[i].id); !ok {
+		for i := range s.ledger.len() {
+			if _, ok := asked.get(s.ledger.rec(i).id); !ok {
 				continue
 			}
 			if l := s.ledger.at(i); l.ID != "" && s.ledgerInScope(&l, m.of(i)) {

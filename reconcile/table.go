@@ -204,6 +204,26 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// blocks is a growing array held in blocks of fixed size: growing never
+// copies what it holds, nor leaves half of a doubled array empty.
+type blocks[T any] struct {
+	b [][]T
+	n int
+}
+
+const blockBits = 13
+
+func (x *blocks[T]) push(v T) {
+	if x.n>>blockBits == len(x.b) {
+		x.b = append(x.b, make([]T, 0, 1<<blockBits))
+	}
+	k := len(x.b) - 1
+	x.b[k] = append(x.b[k], v)
+	x.n++
+}
+
+func (x *blocks[T]) at(i int) *T { return &x.b[i>>blockBits][i&(1<<blockBits-1)] }
+
 // ledgerRec is a LedgerRefund in a ledgerTable.
 type ledgerRec struct {
 	id, customer, charge, intent, gatewayRefund, currency, status strID
@@ -214,11 +234,13 @@ type ledgerRec struct {
 
 type ledgerTable struct {
 	strs   *strTable
-	rows   []ledgerRec
+	rows   blocks[ledgerRec]
 	exotic map[int32]LedgerRefund
 }
 
-func (t *ledgerTable) len() int { return len(t.rows) }
+func (t *ledgerTable) len() int { return t.rows.n }
+
+func (t *ledgerTable) rec(i int) *ledgerRec { return t.rows.at(i) }
 
 func (t *ledgerTable) add(l LedgerRefund) {
 	r := ledgerRec{
@@ -235,14 +257,14 @@ func (t *ledgerTable) add(l LedgerRefund) {
 		if t.exotic == nil {
 			t.exotic = map[int32]LedgerRefund{}
 		}
-		t.exotic[int32(len(t.rows))] = l
+		t.exotic[int32(t.rows.n)] = l
 	}
-	t.rows = append(t.rows, r)
+	t.rows.push(r)
 }
 
 // at returns row i as it was added.
 func (t *ledgerTable) at(i int) LedgerRefund {
-	r := &t.rows[i]
+	r := t.rows.at(i)
 	if r.exotic {
 		return t.exotic[int32(i)]
 	}
@@ -257,7 +279,7 @@ func (t *ledgerTable) at(i int) LedgerRefund {
 // all yields every row, in order.
 func (t *ledgerTable) all() iter.Seq2[int, LedgerRefund] {
 	return func(yield func(int, LedgerRefund) bool) {
-		for i := range t.rows {
+		for i := range t.rows.n {
 			if !yield(i, t.at(i)) {
 				return
 			}
@@ -274,11 +296,13 @@ type gatewayRec struct {
 
 type gatewayTable struct {
 	strs   *strTable
-	rows   []gatewayRec
+	rows   blocks[gatewayRec]
 	exotic map[int32]GatewayRefund
 }
 
-func (t *gatewayTable) len() int { return len(t.rows) }
+func (t *gatewayTable) len() int { return t.rows.n }
+
+func (t *gatewayTable) rec(j int) *gatewayRec { return t.rows.at(j) }
 
 func (t *gatewayTable) add(g GatewayRefund) {
 	r := gatewayRec{
@@ -287,13 +311,13 @@ func (t *gatewayTable) add(g GatewayRefund) {
 		currency: t.strs.intern(g.Currency), status: t.strs.intern(string(g.Status)), reason: t.strs.intern(g.FailureReason),
 		amount: g.Amount,
 	}
-	t.rows = append(t.rows, r)
-	t.setTimes(len(t.rows)-1, g)
+	t.rows.push(r)
+	t.setTimes(t.rows.n-1, g)
 }
 
 // setTimes stores g's times in row j, holding g whole when they do not fit.
 func (t *gatewayTable) setTimes(j int, g GatewayRefund) {
-	r := &t.rows[j]
+	r := t.rows.at(j)
 	created, ok1 := nanos(g.Created)
 	failed, ok2 := nanos(g.FailedAt)
 	if ok1 && ok2 {
@@ -312,7 +336,7 @@ func (t *gatewayTable) setTimes(j int, g GatewayRefund) {
 
 // at returns refund j as it was added (with FailedAt as last set).
 func (t *gatewayTable) at(j int) GatewayRefund {
-	r := &t.rows[j]
+	r := t.rows.at(j)
 	if r.created == exoticTime {
 		return t.exotic[int32(j)]
 	}
@@ -334,7 +358,7 @@ func (t *gatewayTable) setFailedAt(j int, at time.Time) {
 // all yields every refund, in order.
 func (t *gatewayTable) all() iter.Seq2[int, GatewayRefund] {
 	return func(yield func(int, GatewayRefund) bool) {
-		for j := range t.rows {
+		for j := range t.rows.n {
 			if !yield(j, t.at(j)) {
 				return
 			}
@@ -416,18 +440,21 @@ func (m *matching) of(i int) []int32 {
 }
 
 // matchTables is Match over the tables: the same pairs, found by
-// comparing string ids.
-func matchTables(ledger *ledgerTable, gateway *gatewayTable) matching {
+// comparing string ids. byID, when not nil, already maps every refund id
+// of gateway to its index (the run keeps one); ids must then be unique.
+func matchTables(ledger *ledgerTable, gateway *gatewayTable, byID *idMap) matching {
 	nl, ng := ledger.len(), gateway.len()
 	m := matching{off: make([]int32, nl+1), flat: make([]int32, 0, nl), byCharge: make([]int32, nl), Matched: make([]bool, ng)}
-	var byID, byMeta idMap
-	byID.slots = make([]uint64, max(ng*4/3+1, 64))
-	var next []int32
-	for j := range gateway.rows {
-		byID.put(gateway.rows[j].id, int32(j)) // the last of equal ids wins
+	if byID == nil {
+		byID = &idMap{slots: make([]uint64, max(ng*4/3+1, 64))}
+		for j := range ng {
+			byID.put(gateway.rec(j).id, int32(j)) // the last of equal ids wins
+		}
 	}
-	for j := range gateway.rows {
-		lid := gateway.rows[j].ledgerRefund
+	var byMeta idMap
+	var next []int32
+	for j := range ng {
+		lid := gateway.rec(j).ledgerRefund
 		if lid == 0 {
 			continue
 		}
@@ -442,8 +469,8 @@ func matchTables(ledger *ledgerTable, gateway *gatewayTable) matching {
 		next[j] = head
 		byMeta.put(lid, int32(j))
 	}
-	for i := range ledger.rows {
-		l := &ledger.rows[i]
+	for i := range nl {
+		l := ledger.rec(i)
 		start := len(m.flat)
 		if l.gatewayRefund != 0 {
 			if j, ok := byID.get(l.gatewayRefund); ok {
@@ -474,8 +501,8 @@ func matchTables(ledger *ledgerTable, gateway *gatewayTable) matching {
 	var subL []LedgerRefund
 	var subG []GatewayRefund
 	var li, gi []int32
-	for i := range ledger.rows {
-		if r := &ledger.rows[i]; m.off[i] == m.off[i+1] && (r.charge != 0 || r.intent != 0) {
+	for i := range nl {
+		if r := ledger.rec(i); m.off[i] == m.off[i+1] && (r.charge != 0 || r.intent != 0) {
 			subL = append(subL, ledger.at(i))
 			li = append(li, int32(i))
 		}
@@ -483,8 +510,8 @@ func matchTables(ledger *ledgerTable, gateway *gatewayTable) matching {
 	if len(subL) == 0 {
 		return m
 	}
-	for j := range gateway.rows {
-		if r := &gateway.rows[j]; !m.Matched[j] && (r.charge != 0 || r.intent != 0) {
+	for j := range ng {
+		if r := gateway.rec(j); !m.Matched[j] && (r.charge != 0 || r.intent != 0) {
 			subG = append(subG, gateway.at(j))
 			gi = append(gi, int32(j))
 		}

@@ -138,8 +138,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-type sessionKey struct{}
-
 // authed sends a request without a session to the login form; a POST must
 // also carry the session's CSRF token.
 func (h *Handler) authed(next func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {

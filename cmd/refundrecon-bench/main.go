@@ -64,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fl.IntVar(&o.Concurrency, "concurrency", 0, "listing slices (0: the adapter's default)")
 	fl.DurationVar(&o.NaiveBudget, "naive-budget", 20*time.Second, "time the naive peer may take per size before the rest is extrapolated")
 	fl.IntVar(&o.NaiveWorkers, "naive-workers", 4, "concurrent look-ups of the naive peer")
+	fl.StringVar(&o.MemLimit, "memlimit", "350MiB", "GOMEMLIMIT of one more run of each size of at least -memlimit-from refunds; empty for none")
+	fl.IntVar(&o.MemLimitFrom, "memlimit-from", 500_000, "smallest size also run under -memlimit")
 	fl.BoolVar(&o.Fresh, "fresh", false, "reload data sets even when their schema holds them")
 	fl.StringVar(&o.ProfileDir, "profile-dir", "", "write CPU and allocation profiles of each full-speed run under this directory")
 	markdown := fl.Bool("markdown", false, "print Markdown tables")
