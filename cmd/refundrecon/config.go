@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refundrecon/refundrecon/reconcile"
+	"github.com/refundrecon/refundrecon/store"
 )
 
 // settings are the contract's variables that the commands share. Each one
@@ -54,6 +55,15 @@ func (e *envFlags) str(p *string, name, env, def, help string) {
 	e.fs.StringVar(p, name, def, help+" ($"+env+")")
 }
 
+// url is str for a URL that may hold a password: the usage text shows its
+// default with the password masked.
+func (e *envFlags) url(p *string, name, env, def, help string) {
+	e.str(p, name, env, def, help)
+	if f := e.fs.Lookup(name); f != nil {
+		f.DefValue = store.Redact(f.DefValue)
+	}
+}
+
 // secret is a string flag whose value is never shown in usage text.
 func (e *envFlags) secret(p *string, name, env, help string) {
 	*p = e.getenv(env)
@@ -92,8 +102,8 @@ func newFlagSet(name string, getenv func(string) string, stderr io.Writer, s *se
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	e := &envFlags{fs: fs, getenv: getenv}
-	e.str(&s.DatabaseURL, "database-url", "DATABASE_URL", "sqlite:refundrecon.db", "the reconciler's own state: postgres://… or sqlite:PATH")
-	e.str(&s.LedgerDatabaseURL, "ledger-database-url", "LEDGER_DATABASE_URL", "", "where the ledger lives (default: the database URL)")
+	e.url(&s.DatabaseURL, "database-url", "DATABASE_URL", "sqlite:refundrecon.db", "the reconciler's own state: postgres://… or sqlite:PATH")
+	e.url(&s.LedgerDatabaseURL, "ledger-database-url", "LEDGER_DATABASE_URL", "", "where the ledger lives (default: the database URL)")
 	e.str(&s.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	e.str(&s.LogFormat, "log-format", "LOG_FORMAT", "auto", "text, json, or auto (json when stderr is not a terminal)")
 	if stripe {
