@@ -44,6 +44,7 @@ fuzz: ## run each fuzz test for FUZZTIME (default 5s)
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./ledgercsv/
 	$(GO) test -run '^$$' -fuzz '^FuzzConfiguration$$' -fuzztime $(FUZZTIME) ./cmd/refundrecon/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWhen$$' -fuzztime $(FUZZTIME) ./cmd/refundrecon/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseWebhook$$' -fuzztime $(FUZZTIME) ./gateway/
 
 # deploy/: the image's build steps without Docker, and the offline checks of
 # the manifests and units (internal/deploycheck).
