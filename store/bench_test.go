@@ -58,3 +58,35 @@ func BenchmarkLedgerRefunds(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPage reads the review page's last page of 20,000 cases, filtered
+// by status and a minimum amount, as the finance page does.
+func BenchmarkPage(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			db := be.open(b)
+			ctx := context.Background()
+			run := reconcile.Run{ID: "run_page", StartedAt: ts(0), FinishedAt: ts(time.Second)}
+			if _, err := db.FinishRun(ctx, run, manyDiscrepancies(20000), nil); err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range []struct {
+				name string
+				q    store.PageQuery
+			}{
+				{"first", store.PageQuery{Statuses: []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}, Limit: 50}},
+				{"last-min-amount", store.PageQuery{Statuses: []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged},
+					MinAmount: map[string]int64{"usd": 100, "eur": 100}, Limit: 50, Offset: 19950}},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					for b.Loop() {
+						page, total, err := db.Page(ctx, c.q)
+						if err != nil || total == 0 || len(page) == 0 {
+							b.Fatalf("page: %d of %d, %v", len(page), total, err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
