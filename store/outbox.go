@@ -497,22 +497,12 @@ func (db *DB) Outbox(ctx context.Context, pending bool) ([]OutboxEntry, error) {
 		q += ` WHERE delivered_at IS NULL`
 	}
 	q += ` ORDER BY id`
+	// The claimed row's columns (payload aside) and the delivery state.
 	var rows []struct {
-		ID            int64          `db:"id"`
-		Key           string         `db:"dedup_key"`
-		Channel       string         `db:"channel"`
-		Action        string         `db:"action"`
-		Digest        bool           `db:"digest"`
-		DiscrepancyID sql.NullString `db:"discrepancy_id"`
-		Cycle         int            `db:"cycle"`
-		RunID         sql.NullString `db:"run_id"`
-		Actor         string         `db:"actor"`
-		Note          string         `db:"note"`
-		CreatedAt     dbTime         `db:"created_at"`
-		Attempts      int            `db:"attempts"`
-		NextAttemptAt dbTime         `db:"next_attempt_at"`
-		DeliveredAt   dbTime         `db:"delivered_at"`
-		LastError     string         `db:"last_error"`
+		claimedRow
+		NextAttemptAt dbTime `db:"next_attempt_at"`
+		DeliveredAt   dbTime `db:"delivered_at"`
+		LastError     string `db:"last_error"`
 	}
 	if err := db.db.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("list alert outbox: %w", err)
