@@ -25,115 +25,33 @@ type Matching struct {
 //     amount and currency that 1 and 2 left unmatched, each side used at most
 //     once, nearest in time first.
 //
-// Match is pure and allocation-light: it is the inner loop of a nightly run
-// over millions of refunds. Its two look-ups (gateway refund by id, by the
-// ledger id its metadata names) are open-addressing tables of indexes that
-// keep a 32-bit tag of each key's hash beside the index, so a probe seldom
-// touches a refund that is not the one sought.
+// Match holds both sides in a run's compact tables and matches them there,
+// as every run does (matchTables): there is one implementation.
 func Match(ledger []LedgerRefund, gateway []GatewayRefund) Matching {
-	m := Matching{
-		ByLedger: make([][]int32, len(ledger)),
-		Matched:  make([]bool, len(gateway)),
-	}
-	seed := maphash.MakeSeed()
-	// The tables are bigger than the caches at a million refunds: each
-	// pass hashes a batch of keys and touches their home slots first, so
-	// that the batch's cache misses overlap instead of queueing.
-	var hs [batch]uint64
-	byID := newIndex(len(gateway))
-	for b := 0; b < len(gateway); b += batch {
-		blk := gateway[b:min(b+batch, len(gateway))]
-		for k := range blk {
-			hs[k] = maphash.String(seed, blk[k].ID)
-		}
-		byID.touch(hs[:len(blk)])
-		for k := range blk {
-			id := blk[k].ID
-			slot, _ := byID.find(hs[k], func(e int32) bool { return gateway[e].ID == id })
-			byID.set(slot, hs[k], int32(b+k)) // the last of equal ids wins
+	lt, gt := newTables(ledger, gateway)
+	tm := matchTables(lt, gt, nil)
+	m := Matching{ByLedger: make([][]int32, len(ledger)), Matched: tm.Matched}
+	for i := range ledger {
+		if row := tm.of(i); len(row) > 0 {
+			m.ByLedger[i] = row
 		}
 	}
-	// byMeta holds, per ledger id named in metadata, the last gateway refund
-	// naming it; next chains it to the earlier ones (a failed attempt and
-	// its retry), newest first.
-	var byMeta index
-	var next []int32
-	for b := 0; b < len(gateway); b += batch {
-		blk := gateway[b:min(b+batch, len(gateway))]
-		if next == nil {
-			for k := range blk {
-				if blk[k].LedgerRefundID != "" {
-					byMeta = newIndex(len(gateway) - b)
-					next = make([]int32, len(gateway))
-					break
-				}
-			}
-			if next == nil {
-				continue
-			}
-		}
-		for k := range blk {
-			hs[k] = maphash.String(seed, blk[k].LedgerRefundID)
-		}
-		byMeta.touch(hs[:len(blk)])
-		for k := range blk {
-			lid := blk[k].LedgerRefundID
-			if lid == "" {
-				continue
-			}
-			slot, head := byMeta.find(hs[k], func(e int32) bool { return gateway[e].LedgerRefundID == lid })
-			next[b+k] = head
-			byMeta.set(slot, hs[k], int32(b+k))
-		}
-	}
-
-	// Matches of steps 1 and 2 share one backing array: one allocation
-	// instead of one per ledger refund. A full slice expression keeps each
-	// row's window from growing into the next.
-	flat := make([]int32, 0, len(ledger))
-	var ms [batch]uint64
-	for b := 0; b < len(ledger); b += batch {
-		blk := ledger[b:min(b+batch, len(ledger))]
-		for k := range blk {
-			hs[k] = maphash.String(seed, blk[k].GatewayRefundID)
-			ms[k] = maphash.String(seed, blk[k].ID)
-		}
-		byID.touch(hs[:len(blk)])
-		if next != nil {
-			byMeta.touch(ms[:len(blk)])
-		}
-		for k := range blk {
-			l := &blk[k]
-			start := len(flat)
-			if id := l.GatewayRefundID; id != "" {
-				if _, j := byID.find(hs[k], func(e int32) bool { return gateway[e].ID == id }); j >= 0 {
-					flat = append(flat, j)
-				}
-			}
-			if lid := l.ID; lid != "" && next != nil {
-				_, j := byMeta.find(ms[k], func(e int32) bool { return gateway[e].LedgerRefundID == lid })
-				for ; j >= 0; j = next[j] {
-					flat = appendNew(flat, start, j)
-				}
-			}
-			if len(flat) > start {
-				row := flat[start:len(flat):len(flat)]
-				if len(row) > 1 {
-					slices.Sort(row)
-				}
-				m.ByLedger[b+k] = row
-				for _, j := range row {
-					m.Matched[j] = true
-				}
-			}
-		}
-	}
-	matchByCharge(ledger, gateway, &m)
 	return m
 }
 
-// batch is how many keys a pass of Match hashes and touches at once.
-const batch = 16
+// newTables puts both sides into tables sharing one string table, in
+// order, as a run holds them.
+func newTables(ledger []LedgerRefund, gateway []GatewayRefund) (*ledgerTable, *gatewayTable) {
+	strs := newStrTable()
+	lt, gt := &ledgerTable{strs: strs}, &gatewayTable{strs: strs}
+	for _, l := range ledger {
+		lt.add(l)
+	}
+	for _, g := range gateway {
+		gt.add(g)
+	}
+	return lt, gt
+}
 
 // index is an open-addressing hash table (linear probing, at most half
 // full) from keys the caller hashes to int32 values; it stores no keys, so
@@ -142,7 +60,6 @@ const batch = 16
 type index struct {
 	slots []uint64
 	mask  uint64
-	sink  uint64 // keeps touch's loads
 }
 
 func newIndex(n int) index {
@@ -169,15 +86,6 @@ func (x *index) find(h uint64, eq func(int32) bool) (int, int32) {
 			}
 		}
 	}
-}
-
-// touch loads the home slots of hs, so that their cache misses overlap.
-func (x *index) touch(hs []uint64) {
-	var sum uint64
-	for _, h := range hs {
-		sum += x.slots[h&x.mask]
-	}
-	x.sink += sum
 }
 
 // set stores value e of a key that hashes to h in slot.

@@ -211,25 +211,12 @@ func normal(m Matching) Matching {
 	return m
 }
 
-// tablesOf puts the sides into a run's tables.
-func tablesOf(ledger []LedgerRefund, gateway []GatewayRefund) (*ledgerTable, *gatewayTable) {
-	strs := newStrTable()
-	lt, gt := &ledgerTable{strs: strs}, &gatewayTable{strs: strs}
-	for _, l := range ledger {
-		lt.add(l)
-	}
-	for _, g := range gateway {
-		gt.add(g)
-	}
-	return lt, gt
-}
-
 func TestMatchTablesAgreesWithReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
 	for round := range 3000 {
 		ledger, gateway := randomSides(r, r.IntN(12), r.IntN(12))
 		want := normal(referenceMatch(ledger, gateway))
-		lt, gt := tablesOf(ledger, gateway)
+		lt, gt := newTables(ledger, gateway)
 		m := matchTables(lt, gt, nil)
 		got := Matching{ByLedger: make([][]int32, len(ledger)), Matched: m.Matched}
 		for i := range ledger {
@@ -264,7 +251,7 @@ func TestTablesReadBackWhatWasAdded(t *testing.T) {
 	ledger[21].CustomerID = "é\x00\xff"
 	ledger[22].AmountNull = true
 	gateway[30].FailureReason = "declined"
-	lt, gt := tablesOf(ledger, gateway)
+	lt, gt := newTables(ledger, gateway)
 	for i, want := range ledger {
 		if got := lt.at(i); got != want {
 			t.Fatalf("ledger row %d reads back as\n%+v\nnot\n%+v", i, got, want)
