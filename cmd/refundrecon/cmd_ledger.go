@@ -17,8 +17,11 @@ import (
 var errBadLines = errors.New("some lines were not imported")
 
 func cmdLedger(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "check" {
+		return cmdLedgerCheck(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "import" {
-		return usagef("ledger takes a subcommand: ledger import FILE.csv")
+		return usagef("ledger takes a subcommand: ledger import FILE.csv or ledger check")
 	}
 	var s settings
 	_, e := newFlagSet("ledger import", getenv, stderr, &s, false)
