@@ -127,7 +127,7 @@ func TestHugeAndStrangeLedgerValues(t *testing.T) {
 			var raw [2300]byte
 			_, _ = rand.Read(raw[:])
 			bigCustomer := "cus_" + base64.StdEncoding.EncodeToString(raw[:]) // ~3 KB, incompressible
-			hugeCurrency := strings.Repeat("€uro", 2<<20/6)                      // over 2 MiB
+			hugeCurrency := strings.Repeat("€uro", 2<<20/6+1)                 // over 2 MiB
 
 			row := func(id, customer, currency string, status reconcile.LedgerStatus, amount int64) reconcile.LedgerRefund {
 				return reconcile.LedgerRefund{ID: id, CustomerID: customer, ChargeID: "ch_" + id, GatewayRefundID: "re_" + id,
