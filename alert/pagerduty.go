@@ -78,7 +78,7 @@ func (p *PagerDuty) Event(a reconcile.Alert) ([]byte, error) {
 	if a.Digest || len(a.Discrepancies) != 1 {
 		return nil, errors.New("pagerduty: an event is about exactly one case (no digests)")
 	}
-	d := a.Discrepancies[0]
+	d := bounded(a.Discrepancies[0])
 	e := pdEvent{RoutingKey: p.RoutingKey, DedupKey: d.ID}
 	if a.Action == reconcile.AlertResolved {
 		e.EventAction = "resolve"

@@ -115,6 +115,7 @@ func (s *Slack) Message(a reconcile.Alert) ([]byte, error) {
 	if len(a.Discrepancies) == 0 {
 		return nil, errors.New("slack: alert without a discrepancy")
 	}
+	a = boundedAll(a)
 	var m slackMessage
 	if a.Digest {
 		m = s.digest(a)

@@ -138,3 +138,49 @@ func clean(s string) string {
 		return r
 	}, s)
 }
+
+// Payload limits: PagerDuty refuses an event over 512 KB, Slack truncates
+// or refuses long messages, and a receiver should never get megabytes for
+// one case. A case's text fields are cut to these sizes (on a rune
+// boundary, marked with "…") before any channel renders them; the whole
+// case stays in refundrecon.
+const (
+	maxFieldBytes  = 512  // an id, a currency, a status or a reason
+	maxDetailBytes = 4096 // the detail sentence
+	maxRefundIDs   = 100  // gateway refund ids listed
+)
+
+// bounded returns d with its text fields cut to the payload limits; a case
+// within them is returned as it is.
+func bounded(d reconcile.Discrepancy) reconcile.Discrepancy {
+	d.ID, d.CustomerID = truncate(d.ID, maxFieldBytes), truncate(d.CustomerID, maxFieldBytes)
+	d.LedgerRefundID, d.ChargeID = truncate(d.LedgerRefundID, maxFieldBytes), truncate(d.ChargeID, maxFieldBytes)
+	d.Currency, d.GatewayCurrency = truncate(d.Currency, maxFieldBytes), truncate(d.GatewayCurrency, maxFieldBytes)
+	d.GatewayStatus = reconcile.GatewayStatus(truncate(string(d.GatewayStatus), maxFieldBytes))
+	d.FailureReason = truncate(d.FailureReason, maxFieldBytes)
+	d.Detail = truncate(d.Detail, maxDetailBytes)
+	ids := d.GatewayRefundIDs
+	if len(ids) > maxRefundIDs {
+		ids = ids[:maxRefundIDs]
+	}
+	for i, id := range ids {
+		if len(id) > maxFieldBytes {
+			if &ids[0] == &d.GatewayRefundIDs[0] {
+				ids = append([]string(nil), ids...)
+			}
+			ids[i] = truncate(id, maxFieldBytes)
+		}
+	}
+	d.GatewayRefundIDs = ids
+	return d
+}
+
+// boundedAll is bounded for each case of a.
+func boundedAll(a reconcile.Alert) reconcile.Alert {
+	ds := make([]reconcile.Discrepancy, len(a.Discrepancies))
+	for i, d := range a.Discrepancies {
+		ds[i] = bounded(d)
+	}
+	a.Discrepancies = ds
+	return a
+}

@@ -58,7 +58,7 @@ func (w *Webhook) Body(a reconcile.Alert, now time.Time) ([]byte, error) {
 	if a.Digest || len(a.Discrepancies) != 1 {
 		return nil, errors.New("webhook: a delivery is about exactly one case (no digests)")
 	}
-	return json.Marshal(webhookBody{Type: a.Action.Type(), SentAt: now.UTC().Format(time.RFC3339), Discrepancy: a.Discrepancies[0]})
+	return json.Marshal(webhookBody{Type: a.Action.Type(), SentAt: now.UTC().Format(time.RFC3339), Discrepancy: bounded(a.Discrepancies[0])})
 }
 
 // Send implements Channel.

@@ -1,30 +1,53 @@
 // Package money formats amounts held in minor units and validates currency
-// codes against the ISO 4217 list maintained in golang.org/x/text/currency,
-// never a hand-written table. It imports no other refundrecon package.
+// codes against the ISO 4217 list it owns (iso4217.go, with the amendment it
+// follows), so that the codes in force and their minor units are decided by
+// data a test checks, not by a library's table cut years ago. It imports no
+// other refundrecon package.
 package money
 
 import (
 	"strconv"
 	"strings"
-
-	"golang.org/x/text/currency"
 )
 
-// Valid reports whether code (any letter case) is on the ISO 4217 list.
-func Valid(code string) bool {
-	_, err := currency.ParseISO(code)
-	return err == nil && len(code) == 3
+// minorUnits returns the list's minor units of code in any letter case, -1
+// for N.A., and whether code is on the list. It does not allocate.
+func minorUnits(code string) (int8, bool) {
+	if len(code) != 3 {
+		return 0, false
+	}
+	var up [3]byte
+	for i := range 3 {
+		c := code[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		up[i] = c
+	}
+	n, ok := iso4217[string(up[:])]
+	return n, ok
 }
 
-// Digits returns the number of minor-unit digits of a currency: 2 for USD,
-// 0 for JPY, 3 for KWD. An unknown code has 2.
+// Valid reports whether code (any letter case) is on the ISO 4217 list in
+// force (see iso4217).
+func Valid(code string) bool {
+	_, ok := minorUnits(code)
+	return ok
+}
+
+// Digits returns the number of minor-unit digits of a currency as the ISO
+// 4217 list gives them: 2 for USD, 0 for JPY, 3 for KWD, 4 for CLF and UYW.
+// A code off the list has 2, and one whose list entry says N.A. (XAU, XXX)
+// has 0.
 func Digits(code string) int {
-	u, err := currency.ParseISO(code)
-	if err != nil {
+	n, ok := minorUnits(code)
+	switch {
+	case !ok:
 		return 2
+	case n < 0:
+		return 0
 	}
-	scale, _ := currency.Standard.Rounding(u)
-	return scale
+	return int(n)
 }
 
 // Format renders an amount in minor units with its currency's own digits

@@ -1,7 +1,11 @@
 package money
 
 import (
+	"bufio"
 	"math"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +42,98 @@ func TestValid(t *testing.T) {
 	for _, c := range []string{"", "XYZ", "US", "USDD", "$", "123", "usd "} {
 		if Valid(c) {
 			t.Errorf("Valid(%q) = true", c)
+		}
+	}
+}
+
+// TestISO4217ListInForce checks the table Valid and Digits judge by against
+// the published list one (testdata/list_one.csv, the amendment named there
+// and in iso4217.go): the same codes, the same minor units.
+func TestISO4217ListInForce(t *testing.T) {
+	f, err := os.Open("testdata/list_one.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	published := map[string]int8{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || line == "code,minor_units" {
+			continue
+		}
+		code, minor, ok := strings.Cut(line, ",")
+		if !ok {
+			t.Fatalf("bad line %q", line)
+		}
+		n := int8(-1)
+		if minor != "N.A." {
+			v, err := strconv.Atoi(minor)
+			if err != nil {
+				t.Fatalf("bad minor units in %q", line)
+			}
+			n = int8(v)
+		}
+		if _, dup := published[code]; dup {
+			t.Errorf("%s listed twice", code)
+		}
+		published[code] = n
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(published) < 170 {
+		t.Fatalf("published list has %d codes: testdata truncated?", len(published))
+	}
+	for code, n := range published {
+		if got, ok := iso4217[code]; !ok || got != n {
+			t.Errorf("iso4217[%s] = %d, %v; the published list says %d", code, got, ok, n)
+		}
+	}
+	for code := range iso4217 {
+		if _, ok := published[code]; !ok {
+			t.Errorf("iso4217 holds %s, which the published list does not", code)
+		}
+	}
+}
+
+// TestCurrenciesInForceAndWithdrawn names the codes the contract pins: in
+// force today and valid in any case, withdrawn and invalid.
+func TestCurrenciesInForceAndWithdrawn(t *testing.T) {
+	for _, c := range []string{"VES", "ves", "MRU", "SLE", "VED", "ZWG", "UYW", "XCG", "STN", "BYN", "CLF", "EUR", "Usd"} {
+		if !Valid(c) {
+			t.Errorf("Valid(%q) = false: in force today", c)
+		}
+	}
+	for _, c := range []string{"DEM", "FRF", "HRK", "VEF", "MRO", "LTL", "LVL", "EEK", "ZWL", "SLL", "STD", "BYR", "ANG", "BGN", "ZMK", "VEB"} {
+		if Valid(c) {
+			t.Errorf("Valid(%q) = true: withdrawn", c)
+		}
+	}
+	for code, want := range map[string]int{"UYW": 4, "CLF": 4, "VES": 2, "VED": 2, "MRU": 2, "ZWG": 2, "SLE": 2,
+		"ISK": 0, "UGX": 0, "JPY": 0, "KWD": 3, "TND": 3, "XAU": 0, "hrk": 2} {
+		if got := Digits(code); got != want {
+			t.Errorf("Digits(%s) = %d, want %d", code, got, want)
+		}
+	}
+}
+
+// TestFormatUsesTheListsMinorUnits: Format renders with the same minor
+// units Valid judges by.
+func TestFormatUsesTheListsMinorUnits(t *testing.T) {
+	for _, tt := range []struct {
+		amount int64
+		code   string
+		want   string
+	}{
+		{12345, "uyw", "UYW 1.2345"},
+		{12345, "CLF", "CLF 1.2345"},
+		{12345, "ves", "VES 123.45"},
+		{12345, "zwg", "ZWG 123.45"},
+		{12345, "isk", "ISK 12,345"},
+	} {
+		if got := Format(tt.amount, tt.code); got != tt.want {
+			t.Errorf("Format(%d, %q) = %q, want %q", tt.amount, tt.code, got, tt.want)
 		}
 	}
 }

@@ -61,6 +61,13 @@ func best(gateway []GatewayRefund, matched []int32) *GatewayRefund {
 // wins and the rest are named in the detail.
 func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched []int32, now time.Time) (Discrepancy, bool) {
 	// Decide first, without allocating: most refunds are fine.
+	if !l.Status.Valid() {
+		if n := l.Status.Normal(); n != l.Status { // COMPLETE is complete
+			c := *l
+			c.Status = n
+			l = &c
+		}
+	}
 	b := best(gateway, matched)
 	invalid := !rowValid(l, r.ValidCurrency)
 	var kinds []Kind
@@ -79,7 +86,7 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 		Currency:         l.currency(),
 		GatewayRefundIDs: make([]string, 0, len(matched)),
 	}
-	if !l.AmountNull {
+	if !l.AmountNull && l.AmountText == "" {
 		amount := l.Amount
 		d.LedgerAmount = &amount
 	}
@@ -110,7 +117,11 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 			d.rowKey = fmt.Sprintf("%s|%s|%s|%s|%d|%s|%s|%d", l.CustomerID, l.ChargeID, l.PaymentIntentID,
 				l.GatewayRefundID, l.Amount, l.Currency, l.Status, l.CreatedAt.UnixNano())
 		}
-		d.Detail = fmt.Sprintf("Ledger row %s breaks the column rules: %s.", orUnnamed(l.ID), strings.Join(l.Problems(r.ValidCurrency), "; "))
+		// The row's values may be of any size or content: the case holds
+		// them bounded, so that it can be stored, indexed and alerted on.
+		d.LedgerRefundID, d.CustomerID = Bounded(d.LedgerRefundID), Bounded(d.CustomerID)
+		d.ChargeID, d.Currency = Bounded(d.ChargeID), Bounded(d.Currency)
+		d.Detail = capDetail(fmt.Sprintf("Ledger row %s breaks the column rules: %s.", orUnnamed(Bounded(l.ID)), strings.Join(l.Problems(r.ValidCurrency), "; ")))
 		return d.withID(), true
 	}
 
@@ -130,11 +141,28 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 	return d.withID(), true
 }
 
-// rowValid is l.valid, deciding the common case without TrimSpace.
+// rowValid is l.valid for a row whose status is normal, deciding the common
+// case without TrimSpace.
 func rowValid(l *LedgerRefund, validCurrency func(string) bool) bool {
-	return filled(l.ID) && filled(l.CustomerID) && !l.AmountNull && l.Amount > 0 &&
+	return filled(l.ID) && filled(l.CustomerID) && l.AmountText == "" && !l.AmountNull && l.Amount > 0 &&
 		validCode(l.Currency, validCurrency) && l.Status.Valid() &&
-		(l.Status != LedgerComplete || !l.CompletedAt.IsZero()) && !l.CreatedAt.IsZero()
+		(l.Status != LedgerComplete || !l.CompletedAt.IsZero()) && !l.CreatedAt.IsZero() &&
+		l.textOK()
+}
+
+// MaxDetailBytes bounds a discrepancy's detail sentence.
+const MaxDetailBytes = 2048
+
+// capDetail cuts s to MaxDetailBytes on a rune boundary.
+func capDetail(s string) string {
+	if len(s) <= MaxDetailBytes {
+		return s
+	}
+	cut := MaxDetailBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // filled is !isBlank(s): a string that starts with a printable ASCII

@@ -144,7 +144,11 @@ func (s *sides) gatewayOf(matched []int32, scratch []GatewayRefund, local []int3
 // addLedger adds a row. A row of the run's own read is always kept (a
 // duplicated row is the ledger's, and is judged); a look-up's row only when
 // the run does not hold it yet.
+//
+// A status in another letter case is held in lower case (COMPLETE is
+// complete), so every rule compares one form.
 func (s *sides) addLedger(l LedgerRefund, lookup bool) bool {
+	l.Status = l.Status.Normal()
 	if l.ID != "" {
 		if lookup && s.ledgerHeld(l.ID) {
 			return false
@@ -212,8 +216,9 @@ func (s *sides) gatewayOfCustomer(g *GatewayRefund) bool {
 }
 
 // ledgerInScope: completed (not complete: created) inside the window, or
-// matched to a refund the gateway failed inside it; and the customer's (by
-// the ledger or by a matched charge) when the run is for one customer.
+// without any timestamp (such a row is in every window), or matched to a
+// refund the gateway failed inside it; and the customer's (by the ledger or
+// by a matched charge) when the run is for one customer.
 func (s *sides) ledgerInScope(l *LedgerRefund, matched []int32) bool {
 	if s.scope.CustomerID != "" && l.CustomerID != s.scope.CustomerID {
 		ok := false
@@ -226,7 +231,7 @@ func (s *sides) ledgerInScope(l *LedgerRefund, matched []int32) bool {
 			return false
 		}
 	}
-	if s.scope.Contains(l.at()) {
+	if l.inWindow(s.scope) {
 		return true
 	}
 	for _, j := range matched {
@@ -285,13 +290,17 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		if m.Matched[j] || !(lateFailure || missing) {
 			continue
 		}
+		// Ask by every key the ledger row may have recorded: the refund's
+		// id, the metadata's ledger id, its charge and its payment intent (a
+		// row may name only the intent).
 		q.GatewayRefundIDs = append(q.GatewayRefundIDs, g.ID)
 		if g.LedgerRefundID != "" {
 			q.IDs = append(q.IDs, g.LedgerRefundID)
 		}
 		if g.ChargeID != "" {
 			q.ChargeIDs = append(q.ChargeIDs, g.ChargeID)
-		} else if g.PaymentIntentID != "" {
+		}
+		if g.PaymentIntentID != "" {
 			q.PaymentIntentIDs = append(q.PaymentIntentIDs, g.PaymentIntentID)
 		}
 	}
@@ -436,9 +445,11 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 		var intents []string
 		named := map[string]bool{}
 		for _, l := range s.ledger.all() {
-			if l.ChargeID != "" {
+			// A value that cannot be a Stripe id (oversized, not text) makes
+			// its row invalid; it is never sent to Stripe.
+			if l.ChargeID != "" && shortText(l.ChargeID) {
 				named[l.ChargeID] = true
-			} else if l.PaymentIntentID != "" && !slices.Contains(intents, l.PaymentIntentID) {
+			} else if l.PaymentIntentID != "" && shortText(l.PaymentIntentID) && !slices.Contains(intents, l.PaymentIntentID) {
 				intents = append(intents, l.PaymentIntentID)
 			}
 		}
@@ -517,7 +528,7 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 	for i := 0; i < s.ledger.len(); i++ {
 		l := s.ledger.at(i)
 		id := l.GatewayRefundID
-		if id == "" || looked[id] || !scope.Contains(l.at()) {
+		if id == "" || looked[id] || !shortText(id) || !l.inWindow(scope) {
 			continue
 		}
 		if _, ok := s.gatewayIndex(id); ok {

@@ -148,8 +148,15 @@ func (t *strTable) grow(size int) {
 	}
 }
 
-// put stores s in the arena.
+// put stores s in the arena. A string of bigString bytes or more gets an
+// allocation of its own, so a length prefix in a chunk is at most three
+// bytes (21 bits); the prefix is only computed for a string that goes in a
+// chunk.
 func (t *strTable) put(s string) strID {
+	if len(s) >= bigString {
+		t.big = append(t.big, s)
+		return strID(bigBit | (len(t.big) - 1))
+	}
 	var prefix [3]byte
 	n := 0
 	for v := len(s); ; v >>= 7 {
@@ -162,7 +169,7 @@ func (t *strTable) put(s string) strID {
 		n++
 	}
 	c := t.chunks[len(t.chunks)-1]
-	if len(s) >= bigString || c.Len()+n+len(s) > chunkSize && len(t.chunks) == maxChunks {
+	if c.Len()+n+len(s) > chunkSize && len(t.chunks) == maxChunks {
 		t.big = append(t.big, s)
 		return strID(bigBit | (len(t.big) - 1))
 	}
@@ -224,7 +231,8 @@ func (x *blocks[T]) push(v T) {
 
 func (x *blocks[T]) at(i int) *T { return &x.b[i>>blockBits][i&(1<<blockBits-1)] }
 
-// ledgerRec is a LedgerRefund in a ledgerTable.
+// ledgerRec is a LedgerRefund in a ledgerTable; exotic when the row is
+// held whole in the table's exotic map (times that do not fit, AmountText).
 type ledgerRec struct {
 	id, customer, charge, intent, gatewayRefund, currency, status strID
 	amountNull, exotic                                            bool
@@ -252,7 +260,7 @@ func (t *ledgerTable) add(l LedgerRefund) {
 	var ok1, ok2 bool
 	r.completedAt, ok1 = nanos(l.CompletedAt)
 	r.createdAt, ok2 = nanos(l.CreatedAt)
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || l.AmountText != "" { // a bad amount's text is rare: held whole
 		r.exotic = true
 		if t.exotic == nil {
 			t.exotic = map[int32]LedgerRefund{}

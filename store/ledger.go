@@ -12,16 +12,19 @@ import (
 )
 
 // DefaultLedgerQuery reads the contract's ledger_refunds table: the rows
-// completed or created inside [:since, :until], of :customer_id unless it is
-// NULL. A custom LEDGER_QUERY follows the same pattern; the CAST lets
-// PostgreSQL type a parameter that is NULL:
+// completed or created inside [:since, :until], and the rows without any
+// timestamp (the contract puts them in every window, for every run to
+// report as invalid), of :customer_id unless it is NULL. A custom
+// LEDGER_QUERY follows the same pattern; the CAST lets PostgreSQL type a
+// parameter that is NULL:
 //
 //	(CAST(:customer_id AS text) IS NULL OR customer_id = :customer_id)
 const DefaultLedgerQuery = `SELECT id, customer_id, charge_id, payment_intent_id, gateway_refund_id,
 	amount, currency, status, completed_at, created_at
 FROM ledger_refunds
 WHERE ((completed_at >= :since AND completed_at <= :until)
-	OR (created_at >= :since AND created_at <= :until))
+	OR (created_at >= :since AND created_at <= :until)
+	OR (completed_at IS NULL AND created_at IS NULL))
 	AND (CAST(:customer_id AS text) IS NULL OR customer_id = :customer_id)`
 
 // ledgerColumns are the columns a ledger query must return, in the
@@ -75,9 +78,9 @@ func NewLedger(db *DB, query string) *Ledger {
 // A query lacking a required column fails with an error wrapping
 // reconcile.ErrConfig that names the missing columns, and so does a query
 // using an unknown parameter. Values are read leniently (NULL text is "",
-// NULL or non-integer amount sets AmountNull, NULL or unreadable time is
-// zero): a row with bad values is still passed to fn, for the reconciler to
-// report. An error of fn stops the reading and is returned as it is.
+// NULL amount sets AmountNull, an amount that is not a whole number sets
+// AmountText, NULL or unreadable time is zero) and whatever their size: a
+// row with bad values is still passed to fn, for the reconciler to report. An error of fn stops the reading and is returned as it is.
 func (l *Ledger) Refunds(ctx context.Context, q reconcile.LedgerQuery, fn func(reconcile.LedgerRefund) error) error {
 	if !q.Keyed() {
 		since, until := q.Since, q.Until
@@ -249,7 +252,8 @@ func (r *ledgerScan) refund() reconcile.LedgerRefund {
 		PaymentIntentID: r.paymentIntentID.s,
 		GatewayRefundID: r.gatewayRefundID.s,
 		Amount:          r.amount.n,
-		AmountNull:      !r.amount.valid,
+		AmountNull:      r.amount.null,
+		AmountText:      r.amount.text,
 		Currency:        r.currency.s,
 		Status:          reconcile.LedgerStatus(r.status.s),
 		CompletedAt:     r.completedAt.Time,

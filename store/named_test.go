@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/refundrecon/refundrecon/reconcile"
@@ -96,16 +97,22 @@ func TestKeyBatches(t *testing.T) {
 func TestLooseScanners(t *testing.T) {
 	var a looseAmount
 	for _, tc := range []struct {
-		in    any
-		n     int64
-		valid bool
+		in   any
+		n    int64
+		null bool
+		text string
 	}{
-		{int64(4500), 4500, true}, {"4500", 4500, true}, {[]byte("4500.00"), 4500, true},
-		{float64(12), 12, true}, {12.5, 0, false}, {"12.50", 0, false}, {"abc", 0, false}, {nil, 0, false},
+		{int64(4500), 4500, false, ""}, {"4500", 4500, false, ""}, {[]byte("4500.00"), 4500, false, ""},
+		{float64(12), 12, false, ""}, {nil, 0, true, ""},
+		// Never rounded or truncated: a fraction, text, or a number beyond
+		// int64 is kept as read, for the row to be reported invalid.
+		{12.5, 0, false, "12.5"}, {"12.50", 0, false, "12.50"}, {[]byte("60.5"), 0, false, "60.5"},
+		{"abc", 0, false, "abc"}, {"", 0, false, `""`}, {".00", 0, false, ".00"},
+		{"99999999999999999999", 0, false, "99999999999999999999"}, {1e300, 0, false, strconv.FormatFloat(1e300, 'f', -1, 64)},
 	} {
 		a.Scan(tc.in)
-		if a.n != tc.n || a.valid != tc.valid {
-			t.Errorf("amount %#v = %d/%v, want %d/%v", tc.in, a.n, a.valid, tc.n, tc.valid)
+		if a.n != tc.n || a.null != tc.null || a.text != tc.text {
+			t.Errorf("amount %#v = %d/%v/%q, want %d/%v/%q", tc.in, a.n, a.null, a.text, tc.n, tc.null, tc.text)
 		}
 	}
 	var tm looseTime

@@ -153,38 +153,60 @@ func (l *looseString) Scan(v any) error {
 	return nil
 }
 
-// looseAmount scans a ledger amount. NULL, and a value that is no whole
-// number, become null: the reconciler reports the row.
+// looseAmount scans a ledger amount. NULL sets null; a value that is not a
+// whole number of minor units (60.5, "60.50", text, a number beyond int64)
+// sets text to the value as read, never rounded or truncated: the
+// reconciler reports the row. A numeric value whose fraction is zero
+// ("60.00", 60.0) is the whole number it equals.
 type looseAmount struct {
-	n     int64
-	valid bool
+	n    int64
+	null bool
+	text string
 }
 
 // Scan implements sql.Scanner.
 func (a *looseAmount) Scan(v any) error {
-	a.n, a.valid = 0, false
+	a.n, a.null, a.text = 0, false, ""
 	switch v := v.(type) {
+	case nil:
+		a.null = true
 	case int64:
-		a.n, a.valid = v, true
+		a.n = v
 	case float64:
 		if v == math.Trunc(v) && math.Abs(v) < 1<<62 {
-			a.n, a.valid = int64(v), true
+			a.n = int64(v)
+		} else {
+			a.text = strconv.FormatFloat(v, 'f', -1, 64)
 		}
 	case string:
-		a.n, a.valid = parseAmount(v)
+		a.scanText(v)
 	case []byte:
-		a.n, a.valid = parseAmount(string(v))
+		a.scanText(string(v))
+	default:
+		a.text = fmt.Sprint(v)
 	}
 	return nil
 }
 
-// parseAmount reads "4500" and the "4500.00" of a numeric column.
+func (a *looseAmount) scanText(s string) {
+	if n, ok := parseAmount(s); ok {
+		a.n = n
+		return
+	}
+	a.text = s
+	if a.text == "" {
+		a.text = `""`
+	}
+}
+
+// parseAmount reads "4500" and the "4500.00" of a numeric column: a whole
+// number, its fraction zero.
 func parseAmount(s string) (int64, bool) {
 	s = strings.TrimSpace(s)
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, true
 	}
-	if whole, frac, ok := strings.Cut(s, "."); ok && strings.Trim(frac, "0") == "" {
+	if whole, frac, ok := strings.Cut(s, "."); ok && strings.Trim(frac, "0") == "" && whole != "" && whole != "-" && whole != "+" {
 		if n, err := strconv.ParseInt(whole, 10, 64); err == nil {
 			return n, true
 		}

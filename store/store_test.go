@@ -62,6 +62,8 @@ func conformance(t *testing.T, b backend) {
 		{"LedgerKeyed", testLedgerKeyed},
 		{"LedgerKeyedBatches", testLedgerKeyedBatches},
 		{"LedgerMessyRows", testLedgerMessyRows},
+		{"LedgerRowsWithoutTimestamps", testLedgerRowsWithoutTimestamps},
+		{"LedgerHugeValues", testLedgerHugeValues},
 		{"LedgerCustomQuery", testLedgerCustomQuery},
 		{"LedgerMissingColumn", testLedgerMissingColumn},
 		{"LedgerUnknownParameter", testLedgerUnknownParameter},
@@ -699,6 +701,57 @@ func testLedgerKeyed(t *testing.T, b backend) {
 		if got := readIDs(t, l, tc.q); !slices.Equal(got, tc.want) {
 			t.Errorf("Refunds(%+v) = %v, want %v", tc.q, got, tc.want)
 		}
+	}
+}
+
+// testLedgerRowsWithoutTimestamps: a row without completed_at and
+// created_at belongs to every window: the default query of any window and
+// customer, and the keyed look-ups by each key, return it.
+func testLedgerRowsWithoutTimestamps(t *testing.T, b backend) {
+	db := b.open(t)
+	timeless := ledgerRow("timeless", reconcile.LedgerComplete, time.Time{}, time.Time{})
+	timeless.PaymentIntentID = "pi_timeless"
+	seed(t, db, timeless, refund("dated", "cus_1", ts(0)))
+	l := store.NewLedger(db, "")
+	for _, q := range []reconcile.LedgerQuery{
+		{Since: ts(-time.Hour), Until: ts(time.Hour)},
+		{Since: ts(100 * time.Hour), Until: ts(200 * time.Hour)},
+		{Until: ts(time.Hour), CustomerID: "cus_1"},
+		{IDs: []string{"timeless"}},
+		{GatewayRefundIDs: []string{"re_timeless"}},
+		{ChargeIDs: []string{"ch_timeless"}},
+		{PaymentIntentIDs: []string{"pi_timeless"}},
+	} {
+		if got := readIDs(t, l, q); !slices.Contains(got, "timeless") {
+			t.Errorf("Refunds(%+v) = %v, want the row without timestamps", q, got)
+		}
+	}
+	if got := readIDs(t, l, reconcile.LedgerQuery{Until: ts(time.Hour), CustomerID: "cus_2"}); len(got) != 0 {
+		t.Errorf("cus_2 = %v, want none: the customer still filters", got)
+	}
+}
+
+// testLedgerHugeValues: a row of any size is read as it is, for the
+// reconciler to judge; an amount with a fraction is kept as read.
+func testLedgerHugeValues(t *testing.T, b backend) {
+	ctx := ctxFor(t)
+	db := b.open(t)
+	huge := strings.Repeat("x", 3<<20)
+	r := refund("huge", "cus_1", ts(0))
+	r.Currency, r.Status = huge, reconcile.LedgerStatus(huge)
+	seed(t, db, r)
+	query := `SELECT id, customer_id, charge_id, payment_intent_id, gateway_refund_id,
+	CAST(60.5 AS numeric) AS amount, currency, status, completed_at, created_at FROM ledger_refunds`
+	var got []reconcile.LedgerRefund
+	err := store.NewLedger(db, query).Refunds(ctx, reconcile.LedgerQuery{Until: ts(time.Hour)}, func(l reconcile.LedgerRefund) error {
+		got = append(got, l)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Currency != huge || string(got[0].Status) != huge || got[0].AmountText != "60.5" || got[0].Amount != 0 {
+		t.Fatalf("read %d rows; currency %d bytes, amount %d %q", len(got), len(got[0].Currency), got[0].Amount, got[0].AmountText)
 	}
 }
 
