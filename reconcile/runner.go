@@ -460,6 +460,9 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 		}
 		for _, pi := range intents {
 			refunds, err := r.Gateway.PaymentIntentRefunds(ctx, pi)
+			if errors.Is(err, ErrNotFound) {
+				continue // no such payment intent: nothing refunded
+			}
 			if err != nil {
 				return fmt.Errorf("list refunds of payment intent %s: %w", pi, err)
 			}

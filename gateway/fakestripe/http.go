@@ -45,6 +45,10 @@ type Fault struct {
 	// Delay is slept before answering; a request whose context is canceled
 	// meanwhile gets no answer (logged with status 499).
 	Delay time.Duration
+	// HTML makes the answer a proxy's HTML page (Content-Type text/html)
+	// with Status (default 502) instead of Stripe's JSON error: a proxy's
+	// 404 or a gateway timeout page, which is not Stripe's answer.
+	HTML bool
 	// RepeatCursor makes list answers ignore starting_after/ending_before
 	// and always return the first page with has_more=true.
 	RepeatCursor bool
@@ -237,6 +241,18 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			h.Set("Retry-After", f.RetryAfter)
 		}
 		switch {
+		case f.HTML:
+			status := f.Status
+			if status == 0 {
+				status = http.StatusBadGateway
+			}
+			page := "<!DOCTYPE html>\n<html><head><title>" + strconv.Itoa(status) + " " + http.StatusText(status) +
+				"</title></head><body><h1>" + http.StatusText(status) + "</h1><hr>proxy</body></html>\n"
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			h.Set("Content-Length", strconv.Itoa(len(page)))
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(page))
+			return
 		case f.Body != "":
 			status := f.Status
 			if status == 0 {
