@@ -33,3 +33,19 @@ func outcomeOf(l *LedgerRefund, gateway []GatewayRefund, matched []int32, d Disc
 	}
 	return o
 }
+
+// withARNs puts back the card network references the run's compact
+// gateway table does not keep.
+func withARNs(outcomes []RefundOutcome, arns map[string]string) {
+	if len(arns) == 0 {
+		return
+	}
+	for i := range outcomes {
+		for k := range outcomes[i].Gateway {
+			g := &outcomes[i].Gateway[k]
+			if g.ARN == "" {
+				g.ARN = arns[g.ID]
+			}
+		}
+	}
+}

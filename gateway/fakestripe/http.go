@@ -358,7 +358,7 @@ var (
 )
 
 // kinds describes the four listable object types of s.
-type kinds struct{ refunds, charges, txns, events *kind }
+type kinds struct{ refunds, charges, txns, events, customers *kind }
 
 func (s *Server) newKinds() kinds {
 	refunds := &kind{typ: "refund", url: "/v1/refunds", display: "refund",
@@ -378,7 +378,10 @@ func (s *Server) newKinds() kinds {
 		created: s.eventCreated,
 		lookup:  func(id string) int32 { return parseSeqID(id, "evt_", len(s.events)) },
 		render:  s.appendEvent}
-	return kinds{refunds, charges, txns, events}
+	customers := &kind{typ: "customer", url: "/v1/customers", display: "customer",
+		params:  customerParams,
+		created: s.customerCreated, lookup: s.customerIndex, render: s.appendCustomer}
+	return kinds{refunds, charges, txns, events, customers}
 }
 
 // route serves a GET of p. It returns the response body or an error.
@@ -399,6 +402,8 @@ func (s *Server) route(p string, q url.Values, repeat bool) ([]byte, *apiError) 
 			k = txns
 		case "events":
 			k = events
+		case "customers":
+			k = s.kinds.customers
 		}
 		if k != nil && hasID {
 			if id == "" || strings.Contains(id, "/") {
@@ -427,6 +432,8 @@ func (s *Server) route(p string, q url.Values, repeat bool) ([]byte, *apiError) 
 		cands, filtered, e = s.txnCandidates(q, &o)
 	case events:
 		cands, filtered, e = s.eventCandidates(q, &o)
+	case s.kinds.customers:
+		cands, filtered, e = s.customerCandidates(q, &o)
 	}
 	if e != nil {
 		return nil, e
