@@ -11,6 +11,7 @@ import (
 
 	"github.com/refundrecon/refundrecon/reconcile"
 	"github.com/refundrecon/refundrecon/report"
+	"github.com/refundrecon/refundrecon/web"
 )
 
 // errNothingFound asks for exit status 4: a customer check or look-up found
@@ -106,4 +107,37 @@ func (a *app) lookup(ctx context.Context, query string) (report.Lookup, error) {
 		return l, errNothingFound
 	}
 	return l, nil
+}
+
+// apiLookup answers POST /api/lookup: the lookup JSON, found false when
+// nothing matched (404 with the same JSON).
+func (a *app) apiLookup(ctx context.Context, query string) (any, bool, error) {
+	l, err := a.lookup(ctx, query)
+	switch {
+	case errors.Is(err, errNothingFound):
+		return l, false, nil
+	case err != nil && len(l.Reports) == 0:
+		return nil, false, err
+	}
+	return l, true, err
+}
+
+// pageCheck answers the support page: the verdict as `lookup` prints it
+// and the cases it names.
+func (a *app) pageCheck(ctx context.Context, query string) (web.CheckResult, error) {
+	l, err := a.lookup(ctx, query)
+	if err != nil && !errors.Is(err, errNothingFound) {
+		return web.CheckResult{}, err
+	}
+	var b strings.Builder
+	if err := report.WriteLookupText(&b, l); err != nil {
+		return web.CheckResult{}, err
+	}
+	res := web.CheckResult{Text: b.String(), Found: !l.NothingFound()}
+	for _, rep := range l.Reports {
+		for _, d := range rep.Discrepancies {
+			res.Cases = append(res.Cases, d.ID)
+		}
+	}
+	return res, nil
 }
