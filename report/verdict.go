@@ -355,19 +355,6 @@ func notReached(k reconcile.Kind) bool {
 	return k == reconcile.MissingAtGateway || k == reconcile.GatewayFailed || k == reconcile.GatewayCanceled
 }
 
-func outcomeTime(o reconcile.RefundOutcome) time.Time {
-	if o.HasLedger {
-		if !o.Ledger.CompletedAt.IsZero() {
-			return o.Ledger.CompletedAt
-		}
-		return o.Ledger.CreatedAt
-	}
-	if len(o.Gateway) > 0 {
-		return o.Gateway[0].Created
-	}
-	return time.Time{}
-}
-
 func date(t time.Time) string {
 	if t.IsZero() {
 		return "an unknown date"
