@@ -7,6 +7,7 @@ package demo
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/refundrecon/refundrecon/gateway/fakestripe"
@@ -26,9 +27,11 @@ type Options struct {
 
 // Data is one generated ledger and its gateway account.
 type Data struct {
-	Ledger  []reconcile.LedgerRefund
-	Charges []fakestripe.Charge
-	Refunds []fakestripe.Refund
+	Ledger []reconcile.LedgerRefund
+	// Customers are the Stripe customers, each with an e-mail address.
+	Customers []fakestripe.Customer
+	Charges   []fakestripe.Charge
+	Refunds   []fakestripe.Refund
 	// Failures are refunds that succeeded and failed later, at the time given.
 	Failures []Failure
 	// Planted counts the cases planted per kind.
@@ -36,6 +39,9 @@ type Data struct {
 	// LateFailure is the customer whose refund the ledger marked complete and
 	// the gateway failed weeks later: the support call the demo answers.
 	LateFailure string
+	// LateFailureEmail is that customer's e-mail address: what the customer
+	// gives support on the phone.
+	LateFailureEmail string
 }
 
 // Failure fails a refund at a time after it succeeded.
@@ -70,7 +76,25 @@ func Generate(o Options) *Data {
 	}
 	g := &generator{o: o, rnd: rand.New(rand.NewPCG(o.Seed, 0x5eed)), d: &Data{Planted: map[reconcile.Kind]int{}}}
 	g.generate()
+	// Every customer has an e-mail address (outside the random sequence, so
+	// the rest of the data stays as it was for a seed).
+	for i := 1; i <= o.Customers; i++ {
+		id := fmt.Sprintf("cus_demo%05d", i)
+		g.d.Customers = append(g.d.Customers, fakestripe.Customer{ID: id, Email: Email(id), Created: o.Now.Add(-400 * 24 * time.Hour).Truncate(time.Second)})
+	}
 	return g.d
+}
+
+// Email is the demo's e-mail address of a customer: customer 42 is
+// customer00042@example.com.
+func Email(customerID string) string {
+	return "customer" + strings.TrimPrefix(customerID, "cus_demo") + "@example.com"
+}
+
+// arn is a refund's card network reference (an acquirer reference number:
+// 23 digits), derived from its number so the random sequence is untouched.
+func arn(n int) string {
+	return fmt.Sprintf("7453%019d", uint64(n)*2654435761%10_000_000_000_000_000_000)
 }
 
 func (g *generator) customer() string {
@@ -124,7 +148,7 @@ func (g *generator) newCharge(created time.Time) []pair {
 			l: reconcile.LedgerRefund{ID: id, CustomerID: cus, ChargeID: ch.ID, PaymentIntentID: ch.PaymentIntent, GatewayRefundID: re,
 				Amount: p, Currency: toUpperSometimes(cur, g.rnd), Status: reconcile.LedgerComplete, CreatedAt: at, CompletedAt: completed},
 			r: fakestripe.Refund{ID: re, Charge: ch.ID, Amount: p, Currency: cur, Status: "succeeded",
-				Metadata: map[string]string{MetadataKey: id}, Created: at.Add(time.Second)},
+				Metadata: map[string]string{MetadataKey: id}, Created: at.Add(time.Second), ARN: arn(g.nref)},
 		})
 		at = at.Add(time.Duration(1+g.rnd.IntN(96)) * time.Hour)
 		if at.After(g.o.Now.Add(-time.Hour)) {
@@ -166,6 +190,7 @@ func (g *generator) generate() {
 	g.d.Failures = append(g.d.Failures, Failure{RefundID: p.r.ID, Reason: "expired_or_canceled_card", At: g.o.Now.Add(-14 * day).Truncate(time.Second)})
 	g.d.Planted[reconcile.GatewayFailed]++
 	g.d.LateFailure = p.l.CustomerID
+	g.d.LateFailureEmail = Email(p.l.CustomerID)
 
 	// The healthy bulk: some refunds lost their gateway id and are found by
 	// metadata, some have neither and are paired by charge and amount.
@@ -234,6 +259,11 @@ func (g *generator) plant(k reconcile.Kind) {
 
 // Load puts the gateway side into a fake Stripe server.
 func (d *Data) Load(s *fakestripe.Server) error {
+	for _, c := range d.Customers {
+		if err := s.AddCustomer(c); err != nil {
+			return fmt.Errorf("add customer %s: %w", c.ID, err)
+		}
+	}
 	for _, c := range d.Charges {
 		if err := s.AddCharge(c); err != nil {
 			return fmt.Errorf("add charge %s: %w", c.ID, err)

@@ -29,6 +29,9 @@ func (s *Stripe) convert(r *stripe.Refund) (reconcile.GatewayRefund, error) {
 	if r.PaymentIntent != nil {
 		g.PaymentIntentID = r.PaymentIntent.ID
 	}
+	if d := r.DestinationDetails; d != nil && d.Card != nil {
+		g.ARN = d.Card.Reference
+	}
 	if c := r.Charge; c != nil {
 		g.ChargeID = c.ID
 		if g.PaymentIntentID == "" && c.PaymentIntent != nil {
@@ -67,17 +70,19 @@ func (s *Stripe) convertPage(r *pageRefund) (reconcile.GatewayRefund, error) {
 	// One allocation for the five: a strings.Builder's String shares its
 	// buffer, and substrings share it in turn.
 	var b strings.Builder
-	b.Grow(len(r.ID) + len(chargeID) + len(intent) + len(customer) + len(r.Metadata))
+	b.Grow(len(r.ID) + len(chargeID) + len(intent) + len(customer) + len(r.ARN) + len(r.Metadata))
 	b.Write(r.ID)
 	b.Write(chargeID)
 	b.Write(intent)
 	b.Write(customer)
+	b.Write(r.ARN)
 	b.Write(r.Metadata)
 	all := b.String()
 	n1 := len(r.ID)
 	n2 := n1 + len(chargeID)
 	n3 := n2 + len(intent)
 	n4 := n3 + len(customer)
+	n5 := n4 + len(r.ARN)
 	g := reconcile.GatewayRefund{
 		ID:              all[:n1],
 		ChargeID:        all[n1:n2],
@@ -87,8 +92,9 @@ func (s *Stripe) convertPage(r *pageRefund) (reconcile.GatewayRefund, error) {
 		Currency:        currencyBytes(r.Currency),
 		Status:          statusBytes(r.Status),
 		FailureReason:   failureReasonBytes(r.FailureReason),
-		LedgerRefundID:  all[n4:],
+		LedgerRefundID:  all[n5:],
 		Created:         time.Unix(r.Created, 0).UTC(),
+		ARN:             all[n4:n5],
 	}
 	s.stats.refunds.Add(1)
 	return g, nil

@@ -14,7 +14,8 @@ import (
 // fail maps an error from stripe-go once, at the boundary: 401 and 403 wrap
 // reconcile.ErrUnauthorized, 404 wraps reconcile.ErrNotFound, and any other
 // Stripe answer becomes plain text, so *stripe.Error never leaves the
-// package. Other errors (context, network) stay wrapped for errors.Is. The
+// package. Only Stripe's own error body is Stripe's answer: a 404 page from
+// a proxy is a failed request (see transport.go). Other errors (context, network) stay wrapped for errors.Is. The
 // API key is cut out of every message.
 func (s *Stripe) fail(op string, err error) error {
 	var se *stripe.Error
@@ -29,11 +30,15 @@ func (s *Stripe) fail(op string, err error) error {
 		if se.RequestID != "" {
 			detail += ", request " + se.RequestID
 		}
-		switch se.HTTPStatusCode {
-		case 401, 403:
+		// An answer the transport marked as not Stripe's is a failed
+		// request, never "not found" (it gives up on those itself; this
+		// guards any other path).
+		notStripe := se.LastResponse != nil && se.LastResponse.Header.Get(notStripeHeader) != ""
+		switch {
+		case se.HTTPStatusCode == 401 || se.HTTPStatusCode == 403:
 			// Stripe's message quotes part of the key: leave it out.
 			return fmt.Errorf("%s: %w (%s)", op, reconcile.ErrUnauthorized, detail)
-		case 404:
+		case se.HTTPStatusCode == 404 && !notStripe:
 			return fmt.Errorf("%s: %w (%s: %s)", op, reconcile.ErrNotFound, detail, s.redact(se.Msg))
 		}
 		return fmt.Errorf("%s: %s: %s", op, detail, s.redact(se.Msg))

@@ -227,8 +227,9 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
-// TestNonStripeErrorBodies checks that error answers that are not Stripe's
-// JSON (a proxy's page, a bare 401) are still mapped by status.
+// TestNonStripeErrorBodies checks error answers that are not Stripe's JSON
+// (a proxy's page, a bare 401): a refusal is still a refusal, but a 404
+// page is a failed request, never "this refund does not exist".
 func TestNonStripeErrorBodies(t *testing.T) {
 	var status atomic.Int64
 	var hits atomic.Int64
@@ -247,9 +248,16 @@ func TestNonStripeErrorBodies(t *testing.T) {
 	if !errors.Is(err, reconcile.ErrUnauthorized) || strings.Contains(err.Error(), testKey) {
 		t.Errorf("401 with an HTML body: %v, want ErrUnauthorized without the key", err)
 	}
+	// A proxy's 404 page is not Stripe saying "no such refund": it is a
+	// failed request, retried, never ErrNotFound.
 	status.Store(404)
-	if _, err := s.Refund(ctx, "re_1"); !errors.Is(err, reconcile.ErrNotFound) {
-		t.Errorf("404 with an HTML body: %v, want ErrNotFound", err)
+	hits.Store(0)
+	_, err = s.Refund(ctx, "re_1")
+	if err == nil || errors.Is(err, reconcile.ErrNotFound) || !strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "<html>") {
+		t.Errorf("404 with an HTML body: %v, want a failed request naming 404, not ErrNotFound", err)
+	}
+	if n := hits.Load(); n != 2 {
+		t.Errorf("404 with an HTML body: %d attempts, want MaxAttempts=2", n)
 	}
 	status.Store(502)
 	hits.Store(0)

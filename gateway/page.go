@@ -37,6 +37,9 @@ type pageRefund struct {
 	Metadata                            []byte
 	PaymentIntent, Charge               expandable
 	ChargeCustomer, ChargePaymentIntent expandable
+	// ARN is destination_details.card.reference, the card network's
+	// reference of the refund.
+	ARN []byte
 }
 
 // expandable is an expandable field: absent or null, an id, or an object
@@ -133,7 +136,7 @@ func fieldIs(key []byte, name string) bool {
 }
 
 // refundFields are the refund fields read, in the order of field's result.
-var refundFields = []string{"id", "amount", "created", "currency", "status", "failure_reason", "metadata", "payment_intent", "charge"}
+var refundFields = []string{"id", "amount", "created", "currency", "status", "failure_reason", "metadata", "payment_intent", "charge", "destination_details"}
 
 const (
 	fID = iota
@@ -145,6 +148,7 @@ const (
 	fMetadata
 	fPaymentIntent
 	fCharge
+	fDestination
 )
 
 // field returns the index in names (lower-case ASCII) of the field key
@@ -221,10 +225,42 @@ func (d *decoder) refund(r *pageRefund) error {
 				}
 				return false, nil
 			})
+		case fDestination:
+			err = d.destination(r)
 		default:
 			err = d.skip()
 		}
 		return err
+	})
+}
+
+// destination reads destination_details for its card.reference; as
+// encoding/json does, null leaves the value as it was.
+func (d *decoder) destination(r *pageRefund) error {
+	if d.null() {
+		return nil
+	}
+	if d.b[d.i] != '{' {
+		return d.typeError("destination_details", "object")
+	}
+	return d.object(func(key []byte) error {
+		if !fieldIs(key, "card") {
+			return d.skip()
+		}
+		if d.null() {
+			return nil
+		}
+		if d.b[d.i] != '{' {
+			return d.typeError("destination_details.card", "object")
+		}
+		return d.object(func(key []byte) error {
+			if !fieldIs(key, "reference") {
+				return d.skip()
+			}
+			v, err := d.str("destination_details.card.reference", r.ARN)
+			r.ARN = v
+			return err
+		})
 	})
 }
 

@@ -181,6 +181,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if err != nil {
 				return nil, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 			}
+			if notStripe(resp) {
+				// Not Stripe's answer (a proxy's page): the request failed,
+				// whatever its status says; it never means "not found".
+				return nil, fmt.Errorf("gave up after %d attempts: %w", attempt, errNotStripe{resp.Status})
+			}
 			return resp, nil // stripe-go turns the last answer into its error
 		}
 		d := t.wait(attempt, retryAfter)
@@ -231,6 +236,7 @@ func (t *transport) attempt(ctx context.Context, req *http.Request) (*http.Respo
 		if err == nil {
 			if resp.StatusCode >= 400 && !isStripeError(body) {
 				body = stripeError(resp.Status)
+				resp.Header.Set(notStripeHeader, "1")
 			}
 			resp.Body = io.NopCloser(bytes.NewReader(body))
 			resp.ContentLength = int64(len(body))
@@ -264,6 +270,24 @@ func isStripeError(body []byte) bool {
 	return json.Unmarshal(body, &v) == nil && v.Error != nil
 }
 
+// notStripeHeader marks, on an answer the transport hands to stripe-go, an
+// error answer whose body was not Stripe's: only Stripe's own error body
+// means what it says (a 404 from Stripe: no such refund; a 404 page from a
+// proxy: nothing at all).
+const notStripeHeader = "Refundrecon-Not-Stripe"
+
+// notStripe reports whether the transport marked resp as not Stripe's.
+func notStripe(resp *http.Response) bool {
+	return resp != nil && resp.Header.Get(notStripeHeader) != ""
+}
+
+// errNotStripe is a request that got only answers that are not Stripe's.
+type errNotStripe struct{ status string }
+
+func (e errNotStripe) Error() string {
+	return "answered HTTP " + e.status + " without a Stripe error body"
+}
+
 // stripeError is the body put in place of an error answer that is not
 // Stripe's (a proxy's HTML 502, a bare 401), so that stripe-go still builds a
 // *stripe.Error carrying the status, which the adapter maps, instead of an
@@ -284,6 +308,9 @@ func (t *transport) retryable(resp *http.Response, err error) (bool, time.Durati
 		return !permanent(err), 0
 	}
 	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		// A refused key does not heal by itself, whoever says so.
+		return false, 0
 	case http.StatusTooManyRequests:
 		// Stripe's rate_limit; stripe-go does not retry it.
 		t.stats.rateLimited.Add(1)
@@ -293,8 +320,10 @@ func (t *transport) retryable(resp *http.Response, err error) (bool, time.Durati
 		t.stats.serverErrors.Add(1)
 		return true, retryAfter(resp.Header)
 	}
-	// Stripe marks some other answers (409 lock_timeout) as worth retrying.
-	if resp.StatusCode >= 400 && resp.Header.Get("Stripe-Should-Retry") == "true" {
+	// An error answer that is not Stripe's (a proxy's HTML 404) is a failed
+	// request, retried as a 5xx is. Stripe marks some other answers (409
+	// lock_timeout) as worth retrying.
+	if resp.StatusCode >= 400 && (notStripe(resp) || resp.Header.Get("Stripe-Should-Retry") == "true") {
 		return true, retryAfter(resp.Header)
 	}
 	return false, 0

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -9,7 +10,8 @@ import (
 // chargesRefunds lists the refunds of every charge of ids,
 // r.ChargeConcurrency at once, and returns them in the order of ids, so that the run sees exactly what
 // one-at-a-time listing would show. The first error cancels the rest and is
-// returned, naming its charge.
+// returned, naming its charge. A charge the gateway does not know
+// (ErrNotFound: Stripe's own 404) has no refunds.
 //
 // A customer check lists one page per charge: one at a time, a customer with
 // 50 charges waits 50 round trips to Stripe (some 10 s at 200 ms each). A few
@@ -32,6 +34,11 @@ func (r *Runner) chargesRefunds(ctx context.Context, ids []string) ([][]GatewayR
 		wg.Go(func() {
 			for i := range next {
 				refunds, err := r.Gateway.ChargeRefunds(ctx, ids[i])
+				if errors.Is(err, ErrNotFound) {
+					// The gateway has no such charge: nothing of it was
+					// refunded, as confirmMissing judges it in a window run.
+					refunds, err = nil, nil
+				}
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {

@@ -73,3 +73,30 @@ func TestChargesRefunds(t *testing.T) {
 		t.Errorf("the first error did not stop the rest: %d of %d listed", len(g.seen), len(ids))
 	}
 }
+
+// goneGateway answers Stripe's own 404 for one charge's refunds.
+type goneGateway struct {
+	Gateway
+	gone string
+}
+
+func (g *goneGateway) ChargeRefunds(_ context.Context, ch string) ([]GatewayRefund, error) {
+	if ch == g.gone {
+		return nil, fmt.Errorf("list stripe refunds of charge %q: %w (stripe answered 404 invalid_request_error/resource_missing)", ch, ErrNotFound)
+	}
+	return []GatewayRefund{{ID: "re_" + ch, ChargeID: ch}}, nil
+}
+
+// TestChargesRefundsChargeNotFound: a customer check copes with a charge
+// Stripe does not know, as a window run's confirmMissing does: nothing of
+// it was refunded; the other charges still count.
+func TestChargesRefundsChargeNotFound(t *testing.T) {
+	r := &Runner{Gateway: &goneGateway{gone: "ch_b"}, ChargeConcurrency: 2}
+	lists, err := r.chargesRefunds(context.Background(), []string{"ch_a", "ch_b", "ch_c"})
+	if err != nil {
+		t.Fatalf("a charge Stripe does not know failed the check: %v", err)
+	}
+	if len(lists) != 3 || len(lists[0]) != 1 || len(lists[1]) != 0 || len(lists[2]) != 1 {
+		t.Fatalf("lists %v, want the unknown charge empty and the others listed", lists)
+	}
+}

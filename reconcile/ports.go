@@ -52,6 +52,9 @@ type Gateway interface {
 	RefundFailures(ctx context.Context, since, until time.Time, fn func(RefundFailure) error) error
 	// CustomerCharges lists the ids of every charge of a customer.
 	CustomerCharges(ctx context.Context, customerID string) ([]string, error)
+	// CustomerRefunds lists every charge of a customer and every refund of
+	// those charges, whatever its status, in as few requests as it can.
+	CustomerRefunds(ctx context.Context, customerID string) (charges []string, refunds []GatewayRefund, err error)
 }
 
 // Store keeps runs and discrepancies.

@@ -280,6 +280,10 @@ type GatewayRefund struct {
 	// FailedAt is when the gateway failed the refund, when a refund_failure
 	// balance transaction says so; zero otherwise.
 	FailedAt time.Time
+	// ARN is the card network's reference of the refund (Stripe's
+	// destination_details.card.reference, the acquirer reference number a
+	// customer's bank can trace); empty when the gateway has none.
+	ARN string
 }
 
 // RefundFailure is a refund the gateway failed, found through a

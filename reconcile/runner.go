@@ -112,6 +112,9 @@ type sides struct {
 	gwIndex idMap // (string id of) a refund id -> its index
 	// customerCharges are the charges of scope.CustomerID, when set.
 	customerCharges map[string]bool
+	// arns are the card network references of a customer check's refunds,
+	// by refund id, for its verdict (the compact table keeps none).
+	arns map[string]string
 }
 
 func newSides(scope Scope) *sides {
@@ -191,6 +194,12 @@ func (s *sides) ledgerHeld(id string) bool {
 func (s *sides) addGateway(g GatewayRefund) bool {
 	if _, ok := s.gatewayIndex(g.ID); ok {
 		return false
+	}
+	if g.ARN != "" && s.scope.CustomerID != "" {
+		if s.arns == nil {
+			s.arns = map[string]string{}
+		}
+		s.arns[g.ID] = g.ARN
 	}
 	s.gateway.add(g)
 	j := s.gateway.len() - 1
@@ -419,6 +428,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		return Report{Timings: t}, fmt.Errorf("record run: %w", err)
 	}
 	SortDiscrepancies(saved)
+	withARNs(outcomes, s.arns)
 	return Report{Run: *run, Discrepancies: saved, Resolved: resolved, Timings: t, Refunds: outcomes}, nil
 }
 
@@ -431,16 +441,24 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 			return fmt.Errorf("list gateway refunds: %w", err)
 		}
 	} else {
-		// A customer's refunds: those of every charge of theirs and of every
-		// charge their ledger rows name, whatever the status (a charge whose
-		// refund failed shows nothing refunded).
-		charges, err := r.Gateway.CustomerCharges(ctx, scope.CustomerID)
+		// A customer's refunds: those of every charge of theirs (listed
+		// with their refunds in one go) and of every charge their ledger
+		// rows name, whatever the status (a charge whose refund failed
+		// shows nothing refunded).
+		charges, refunds, err := r.Gateway.CustomerRefunds(ctx, scope.CustomerID)
 		if err != nil {
 			return fmt.Errorf("list customer charges: %w", err)
+		}
+		if len(charges) == 0 && s.ledger.len() == 0 {
+			// Not "no problem found": nothing of this customer exists.
+			return fmt.Errorf("customer %s: no charges at the gateway and no ledger refunds: %w", scope.CustomerID, ErrNothingFound)
 		}
 		s.customerCharges = make(map[string]bool, len(charges))
 		for _, c := range charges {
 			s.customerCharges[c] = true
+		}
+		for _, g := range refunds {
+			s.addGateway(g)
 		}
 		var intents []string
 		named := map[string]bool{}
@@ -453,14 +471,14 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 				intents = append(intents, l.PaymentIntentID)
 			}
 		}
-		all := append([]string(nil), charges...)
+		var others []string
 		for c := range named {
 			if !s.customerCharges[c] {
-				all = append(all, c)
+				others = append(others, c)
 			}
 		}
-		slices.Sort(all)
-		lists, err := r.chargesRefunds(ctx, all)
+		slices.Sort(others)
+		lists, err := r.chargesRefunds(ctx, others)
 		if err != nil {
 			return err
 		}
@@ -471,6 +489,9 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 		}
 		for _, pi := range intents {
 			refunds, err := r.Gateway.PaymentIntentRefunds(ctx, pi)
+			if errors.Is(err, ErrNotFound) {
+				continue // no such payment intent: nothing refunded
+			}
 			if err != nil {
 				return fmt.Errorf("list refunds of payment intent %s: %w", pi, err)
 			}

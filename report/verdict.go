@@ -32,26 +32,8 @@ func WriteVerdict(w io.Writer, rep reconcile.Report) error {
 	for _, d := range rep.Discrepancies {
 		cases[d.ID] = d
 	}
-	owed := map[string]int64{}
-	notRefunded := 0
-	for _, d := range rep.Discrepancies {
-		if notReached(d.Kind) {
-			notRefunded++
-			if d.LedgerAmount != nil {
-				owed[strings.ToLower(d.Currency)] += *d.LedgerAmount
-			}
-		}
-	}
-	if len(rep.Discrepancies) == 0 {
-		b.WriteString("Verdict: no problem found. Every refund the ledger records for this customer agrees with Stripe.\n")
-	} else {
-		fmt.Fprintf(b, "Verdict: %s found", plural(len(rep.Discrepancies), "problem"))
-		if notRefunded > 0 {
-			fmt.Fprintf(b, "; %s the ledger calls complete did NOT reach the customer (%s not refunded)",
-				plural(notRefunded, "refund"), amounts(owed))
-		}
-		b.WriteString(".\n")
-	}
+	b.WriteString(VerdictSentence(rep))
+	b.WriteString("\n")
 
 	outcomes := slices.Clone(rep.Refunds)
 	if len(outcomes) == 0 {
@@ -64,27 +46,8 @@ func WriteVerdict(w io.Writer, rep reconcile.Report) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	// Problems first, in the order of precedence of their kinds; then the
-	// refunds that are fine, oldest first.
-	rank := make(map[reconcile.Kind]int, len(reconcile.Kinds))
-	for i, k := range reconcile.Kinds {
-		rank[k] = i
-	}
-	key := func(o reconcile.RefundOutcome) (int, time.Time) {
-		r := len(reconcile.Kinds)
-		if d, ok := cases[o.DiscrepancyID]; ok {
-			r = rank[d.Kind]
-		}
-		return r, outcomeTime(o)
-	}
-	sort.SliceStable(outcomes, func(i, j int) bool {
-		ri, ti := key(outcomes[i])
-		rj, tj := key(outcomes[j])
-		if ri != rj {
-			return ri < rj
-		}
-		return ti.Before(tj)
-	})
+	// Every refund, OK ones too, newest first.
+	SortOutcomes(outcomes)
 	b.WriteString("\n")
 	for i, o := range outcomes {
 		d, isCase := cases[o.DiscrepancyID]
@@ -92,6 +55,64 @@ func WriteVerdict(w io.Writer, rep reconcile.Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// VerdictSentence is the verdict read out for one customer check.
+func VerdictSentence(rep reconcile.Report) string {
+	owed := map[string]int64{}
+	notRefunded := 0
+	for _, d := range rep.Discrepancies {
+		if notReached(d.Kind) {
+			notRefunded++
+			if d.LedgerAmount != nil {
+				owed[strings.ToLower(d.Currency)] += *d.LedgerAmount
+			}
+		}
+	}
+	if len(rep.Discrepancies) == 0 {
+		return "Verdict: no problem found. Every refund the ledger records for this customer agrees with Stripe."
+	}
+	v := fmt.Sprintf("Verdict: %s found", plural(len(rep.Discrepancies), "problem"))
+	if notRefunded > 0 {
+		v += fmt.Sprintf("; %s the ledger calls complete did NOT reach the customer (%s not refunded)",
+			plural(notRefunded, "refund"), amounts(owed))
+	}
+	return v + "."
+}
+
+// SortOutcomes orders a check's refunds newest first.
+func SortOutcomes(outcomes []reconcile.RefundOutcome) {
+	sort.SliceStable(outcomes, func(i, j int) bool {
+		return outcomes[i].At().After(outcomes[j].At())
+	})
+}
+
+// Appear is the sentence on when a refund Stripe sent should reach the
+// customer, with its card network reference; "" for a refund not sent.
+func Appear(o reconcile.RefundOutcome) string {
+	sent := o.SentAt()
+	if sent.IsZero() {
+		return ""
+	}
+	s := fmt.Sprintf("Stripe sent it to the card network on %s; a card refund usually appears on the customer's statement 5–10 business days after (by about %s).",
+		date(sent), date(addBusinessDays(sent, 10)))
+	if arn := o.ARN(); arn != "" {
+		s += " The card network's reference (ARN) is " + Clean(arn) + ": their bank can trace the refund with it."
+	} else {
+		s += " Stripe has no card network reference (ARN) for it yet."
+	}
+	return s
+}
+
+// addBusinessDays adds n weekdays to t.
+func addBusinessDays(t time.Time, n int) time.Time {
+	for n > 0 {
+		t = t.AddDate(0, 0, 1)
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n--
+		}
+	}
+	return t
 }
 
 // writeOutcome writes one refund's paragraph.
@@ -126,6 +147,9 @@ func writeOutcome(b *strings.Builder, n int, o reconcile.RefundOutcome, d reconc
 	}
 	if g != nil && g.Status == reconcile.RefundFailed {
 		fmt.Fprintf(b, "%sStripe's reason: %s — %s.\n", indent, orUnknown(g.FailureReason), failureWords(g.FailureReason))
+	}
+	if a := Appear(o); a != "" {
+		fmt.Fprintf(b, "%s%s\n", indent, a)
 	}
 	fmt.Fprintf(b, "%sFor the customer: %s\n", indent, meaning(o, g, d, isCase))
 	if isCase {
@@ -196,9 +220,9 @@ func meaning(o reconcile.RefundOutcome, g *reconcile.GatewayRefund, d reconcile.
 		case g == nil:
 			return "nothing to check at Stripe yet."
 		case g.Status == reconcile.RefundSucceeded && o.HasLedger && o.Ledger.Status == reconcile.LedgerComplete:
-			return "they have received this money."
+			return "the refund was sent and the records agree; if it has not appeared yet, give them the date above (and the ARN for their bank, if any)."
 		case g.Status == reconcile.RefundSucceeded:
-			return "they have received this money; the records are still being updated."
+			return "the refund was sent; the records are still being updated."
 		case g.Status == reconcile.RefundPending || g.Status == reconcile.RefundRequiresAction:
 			return "the money is on its way; nothing to do yet."
 		default:
@@ -230,10 +254,10 @@ func meaning(o reconcile.RefundOutcome, g *reconcile.GatewayRefund, d reconcile.
 				cur = d.Currency
 			}
 			if diff < 0 {
-				return fmt.Sprintf("they received %s, %s LESS than the ledger records: they are still owed the difference.",
+				return fmt.Sprintf("Stripe sent them %s, %s LESS than the ledger records: they are still owed the difference.",
 					formatMoney(*d.GatewayAmount, cur), formatMoney(-diff, cur))
 			}
-			return fmt.Sprintf("they received %s, %s MORE than the ledger records.", formatMoney(*d.GatewayAmount, cur), formatMoney(diff, cur))
+			return fmt.Sprintf("Stripe sent them %s, %s MORE than the ledger records.", formatMoney(*d.GatewayAmount, cur), formatMoney(diff, cur))
 		}
 		return "they received another amount than the ledger records."
 	case reconcile.CustomerMismatch:
@@ -243,9 +267,9 @@ func meaning(o reconcile.RefundOutcome, g *reconcile.GatewayRefund, d reconcile.
 		}
 		return "the refund went to a charge of another customer" + other + ": this customer may not have received it."
 	case reconcile.LedgerNotComplete:
-		return "they HAVE received this money; the ledger does not say so yet and must be corrected, so that they are not refunded twice."
+		return "Stripe HAS sent this refund; the ledger does not say so yet and must be corrected, so that they are not refunded twice."
 	case reconcile.MissingInLedger:
-		return "they HAVE received this money, but the ledger has no record of it: finance must record or explain it."
+		return "Stripe HAS sent this refund, but the ledger has no record of it: finance must record or explain it."
 	case reconcile.InvalidLedgerRow:
 		return "the ledger's record of this refund is malformed, so it cannot be checked: " + Clean(d.Detail)
 	}
@@ -329,19 +353,6 @@ func title(k reconcile.Kind) string {
 // the customer.
 func notReached(k reconcile.Kind) bool {
 	return k == reconcile.MissingAtGateway || k == reconcile.GatewayFailed || k == reconcile.GatewayCanceled
-}
-
-func outcomeTime(o reconcile.RefundOutcome) time.Time {
-	if o.HasLedger {
-		if !o.Ledger.CompletedAt.IsZero() {
-			return o.Ledger.CompletedAt
-		}
-		return o.Ledger.CreatedAt
-	}
-	if len(o.Gateway) > 0 {
-		return o.Gateway[0].Created
-	}
-	return time.Time{}
 }
 
 func date(t time.Time) string {

@@ -41,7 +41,7 @@ func verdictReport() reconcile.Report {
 		},
 		Refunds: []reconcile.RefundOutcome{
 			{Ledger: complete("lr_5", "ch_5", 2600, "usd", 11), HasLedger: true,
-				Gateway: []reconcile.GatewayRefund{gw("re_try2", "ch_5", 2600, "usd", reconcile.RefundSucceeded, 11), try1}},
+				Gateway: []reconcile.GatewayRefund{withARN(gw("re_try2", "ch_5", 2600, "usd", reconcile.RefundSucceeded, 11), "74512346123456789012345"), try1}},
 			{Ledger: complete("lr_3", "ch_3", 5000, "usd", 20), HasLedger: true,
 				Gateway: []reconcile.GatewayRefund{gw("re_3", "ch_3", 4500, "usd", reconcile.RefundSucceeded, 20)}, DiscrepancyID: "dsc_a"},
 			{Ledger: complete("lr_1", "ch_1", 4500, "usd", 60), HasLedger: true, Gateway: []reconcile.GatewayRefund{failed}, DiscrepancyID: "dsc_f"},
@@ -67,7 +67,10 @@ func TestVerdictGolden(t *testing.T) {
 		"The ledger says complete on 26 September 2026; Stripe failed refund re_1 on 26 October 2026 (created 26 September 2026).",
 		"Stripe's reason: expired_or_canceled_card — the card was expired or canceled",
 		"Stripe has no refund for it",
-		"they received USD 45.00, USD 5.00 LESS than the ledger records",
+		"Stripe sent them USD 45.00, USD 5.00 LESS than the ledger records",
+		// A sent refund: when, when it should appear, and the ARN.
+		"Stripe sent it to the card network on 14 November 2026; a card refund usually appears on the customer's statement 5–10 business days after (by about 27 November 2026). The card network's reference (ARN) is 74512346123456789012345",
+		"Stripe has no card network reference (ARN) for it yet.",
 		"Stripe refund re_try2 succeeded (created 14 November 2026) (other attempts: re_try1 failed)",
 		"REFUNDED WITHOUT A LEDGER RECORD",
 		"IN PROGRESS",
@@ -77,9 +80,13 @@ func TestVerdictGolden(t *testing.T) {
 			t.Errorf("verdict lacks %q", want)
 		}
 	}
-	// Problems first, by precedence: missing_at_gateway, gateway_failed, …
-	if i, j, k := strings.Index(out, "1. Refund lr_2"), strings.Index(out, "2. Refund lr_1"), strings.Index(out, "3. Refund lr_3"); i < 0 || j < i || k < j {
-		t.Errorf("problems not first in order of precedence:\n%s", out)
+	// Every refund, OK ones too, newest first.
+	if i, j, k := strings.Index(out, "2. Refund lr_2"), strings.Index(out, "5. Refund lr_5"), strings.Index(out, "7. Refund lr_1"); i < 0 || j < i || k < j {
+		t.Errorf("refunds not newest first:\n%s", out)
+	}
+	// A sent card refund takes days to appear: never "received".
+	if strings.Contains(out, "received this money") {
+		t.Errorf("a sent refund is described as received:\n%s", out)
 	}
 	if strings.ContainsRune(out, 0x1b) {
 		t.Error("a control character reached the terminal")
@@ -113,4 +120,9 @@ func TestVerdictWithoutOutcomes(t *testing.T) {
 	if !strings.Contains(buf.String(), "1. Stripe failed the refund: the customer was not refunded. [gateway_failed, case dsc_f, open]") {
 		t.Fatalf("%s", buf.String())
 	}
+}
+
+func withARN(g reconcile.GatewayRefund, arn string) reconcile.GatewayRefund {
+	g.ARN = arn
+	return g
 }

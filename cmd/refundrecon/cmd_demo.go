@@ -128,12 +128,20 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 
-	fmt.Fprintf(stdout, "\nA customer calls: \"I never got my refund.\" Support runs: refundrecon customer %s\n\n", data.LateFailure)
-	verdict, err := runner.Run(ctx, reconcile.Scope{CustomerID: data.LateFailure, Until: demoNow})
+	fmt.Fprintf(stdout, "\nA customer calls: \"I never got my refund.\" and gives their e-mail address. Support runs: refundrecon lookup %s\n\n", data.LateFailureEmail)
+	found, err := reconcile.FindCustomers(ctx, data.LateFailureEmail, stripe, runner.Ledger)
 	if err != nil {
-		return fmt.Errorf("demo customer check: %w", err)
+		return fmt.Errorf("demo lookup: %w", err)
 	}
-	if err := report.WriteVerdict(stdout, verdict); err != nil {
+	look := report.Lookup{Found: found, Now: demoNow}
+	for _, c := range found.Customers {
+		rep, err := runner.Run(ctx, reconcile.Scope{CustomerID: c, Until: demoNow})
+		if err != nil {
+			return fmt.Errorf("demo customer check: %w", err)
+		}
+		look.Reports = append(look.Reports, rep)
+	}
+	if err := report.WriteLookupText(stdout, look); err != nil {
 		return err
 	}
 

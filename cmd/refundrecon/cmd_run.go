@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -128,6 +129,23 @@ func reconcileAndReport(ctx context.Context, s *settings, scope reconcile.Scope,
 	rep, runErr := a.reconcile(ctx, scope)
 	if runErr != nil && rep.Run.ID == "" {
 		return runErr // the run could not even start
+	}
+	if errors.Is(runErr, reconcile.ErrNothingFound) {
+		// Never "no problem found" for an id that matched nothing.
+		f := reconcile.Found{Query: scope.CustomerID, Searched: "Stripe's charges of " + scope.CustomerID + " and the ledger's refunds of " + scope.CustomerID}
+		if format == "json" {
+			// The run report, status failed, its error saying what matched
+			// nothing; the sentence goes to stderr.
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(rep); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+			fmt.Fprintln(stderr, report.Clean(f.NothingFound()))
+		} else {
+			fmt.Fprintln(stdout, report.Clean(f.NothingFound()))
+		}
+		return errNothingFound
 	}
 	if format == "json" {
 		enc := json.NewEncoder(stdout)

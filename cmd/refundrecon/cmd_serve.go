@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -241,9 +242,9 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		Logger:  log,
 		Page: web.New(web.Config{
 			Store: pageStore{a.db}, Tokens: pageTokens(tokens), Logger: log,
-		}),
-		PageRoutes: web.Routes,
-	})
+		}).WithCheck(a.pageCheck), // support page (cmd_lookup.go)
+		PageRoutes: slices.Concat(web.Routes, web.CheckRoutes),
+	}).WithLookup(a.apiLookup) // POST /api/lookup (cmd_lookup.go)
 
 	ln, err := net.Listen("tcp", o.ListenAddr)
 	if err != nil {

@@ -28,7 +28,8 @@ func TestDemoFromEmptyDirectory(t *testing.T) {
 			t.Errorf("demo report does not name %s", k)
 		}
 	}
-	for _, s := range []string{"Verdict:", "did NOT reach the customer", "Stripe failed refund", "refundrecon-demo-report.csv"} {
+	for _, s := range []string{"Verdict:", "did NOT reach the customer", "Stripe failed refund", "refundrecon-demo-report.csv",
+		"Support runs: refundrecon lookup customer", "@example.com\": 1 customer", "(ARN) is 7453"} {
 		if !strings.Contains(out1.String(), s) {
 			t.Errorf("demo output lacks %q", s)
 		}

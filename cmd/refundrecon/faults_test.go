@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/refundrecon/refundrecon/gateway/fakestripe"
+	"github.com/refundrecon/refundrecon/reconcile"
 	"github.com/refundrecon/refundrecon/store"
 )
 
@@ -174,5 +175,60 @@ func TestRunDatabaseConnectionsDroppedMidRun(t *testing.T) {
 	}
 	if got := triples(decodeReport(t, out)); !slices.Equal(got, want) {
 		t.Fatalf("the run after the drop: %v", got)
+	}
+}
+
+// A proxy in front of Stripe answers its own HTML 404 page for refund
+// look-ups: that is not Stripe saying "no such refund". The run fails (exit
+// 1, status failed), invents no missing_at_gateway, and the known
+// gateway_failed case stays as it was.
+func TestRunFailsOnProxyNotFoundPage(t *testing.T) {
+	w := newWorld(t)
+	day := 24 * time.Hour
+	w.charge("ch_old", "cus_1", 4500, "usd", w.ago(200*day))
+	w.refund(fakestripe.Refund{ID: "re_old", Charge: "ch_old", Amount: 4500, Created: w.ago(200 * day)})
+	if err := w.stripe.FailRefund("re_old", "expired_or_canceled_card", w.ago(5*day)); err != nil {
+		t.Fatal(err)
+	}
+	// The ledger names only the refund: its charge was not recorded.
+	w.ledger(reconcile.LedgerRefund{ID: "lr_old", CustomerID: "cus_1", GatewayRefundID: "re_old", Amount: 4500, Currency: "usd",
+		Status: reconcile.LedgerComplete, CreatedAt: w.ago(10 * day), CompletedAt: w.ago(10 * day)})
+	out, stderr, err := w.run("run", "--format", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if got := triples(decodeReport(t, out)); !slices.Equal(got, []string{"gateway_failed lr_old [re_old]"}) {
+		t.Fatalf("first run: %v", got)
+	}
+	before, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	if err != nil || len(before) != 1 {
+		t.Fatalf("cases: %v (%v)", before, err)
+	}
+
+	w.stripe.ResetRequests()
+	w.stripe.InjectFault(fakestripe.Fault{PathPrefix: "/v1/refunds/", HTML: true, Status: 404, RetryAfter: "0.01", Count: 1000})
+	out, stderr, err = w.run("run", "--format", "json")
+	if got := exitCode(err, &bytes.Buffer{}); got != exitRunFailed {
+		t.Fatalf("exit %d (%v), want 1\n%s", got, err, stderr)
+	}
+	rep := decodeReport(t, out)
+	if rep.Status != "failed" || len(rep.Discrepancies) != 0 || !strings.Contains(rep.Error, "without a Stripe error body") {
+		t.Fatalf("run behind a proxy 404 page: %+v", rep)
+	}
+	retried := 0
+	for _, r := range w.stripe.Requests() {
+		if strings.HasPrefix(r.Path, "/v1/refunds/") && r.Status == 404 {
+			retried++
+		}
+	}
+	if retried < 2 {
+		t.Errorf("the 404 page was asked %d times, want it retried", retried)
+	}
+	after, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	if err != nil || len(after) != 1 {
+		t.Fatalf("cases after: %+v (%v)", after, err)
+	}
+	if a, b := after[0], before[0]; a.ID != b.ID || a.Kind != reconcile.GatewayFailed || a.Status != b.Status || !a.LastSeenAt.Equal(b.LastSeenAt) {
+		t.Fatalf("the proxy's page changed the case: %+v -> %+v", b, a)
 	}
 }

@@ -23,6 +23,7 @@ const (
 	exitRunFailed     = 1
 	exitUsage         = 2
 	exitDiscrepancies = 3
+	exitNotFound      = 4
 )
 
 func main() {
@@ -59,6 +60,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, errOpenDiscrepancies):
 		return exitDiscrepancies
+	case errors.Is(err, errNothingFound):
+		return exitNotFound // what was searched has been said
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "refundrecon: %s\nRun 'refundrecon help' for usage.\n", err)
 		return exitUsage
@@ -82,6 +85,7 @@ Usage:
   refundrecon migrate [--with-ledger]       create or upgrade its tables
   refundrecon run [--since D] [--until D] [--customer ID] [--format text|json] [--exit-code]
   refundrecon customer ID [--format text|json]
+  refundrecon lookup QUERY [--format text|json] [--exit-code]   support: a cus_/ch_/pi_/re_ id, an e-mail or a ledger refund id
   refundrecon ack ID --by NAME [--note TEXT]   acknowledge a case
   refundrecon resolve ID --by NAME --note TEXT close a case (a run reopens it if it comes back)
   refundrecon serve                         nightly schedule, HTTP API, metrics and Stripe webhooks
@@ -109,6 +113,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdRun(ctx, rest, getenv, stdout, stderr)
 	case "customer":
 		return cmdCustomer(ctx, rest, getenv, stdout, stderr)
+	case "lookup":
+		return cmdLookup(ctx, rest, getenv, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, getenv, stdout, stderr)
 	case "serve":

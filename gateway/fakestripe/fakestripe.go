@@ -35,7 +35,8 @@ import (
 type Charge struct {
 	// ID is the charge id ("ch_..."); required and unique.
 	ID string
-	// Customer is the customer id ("cus_..."), or "" for none.
+	// Customer is the customer id ("cus_..."), or "" for none; it need not
+	// name a customer added with AddCustomer.
 	Customer string
 	// PaymentIntent is the payment intent id ("pi_..."), or "" for none.
 	PaymentIntent string
@@ -73,6 +74,10 @@ type Refund struct {
 	Metadata map[string]string
 	// Created is the creation time (second precision); zero means now.
 	Created time.Time
+	// ARN is the card network's reference of the refund
+	// (destination_details.card.reference), "" for none; see also
+	// SetRefundARN.
+	ARN string
 }
 
 // Refund statuses, as Stripe spells them.
@@ -203,6 +208,11 @@ type Server struct {
 	txnTypeTL                          [numTxnTypes]timeline
 
 	currencies, reasons interner
+
+	customers    []customer
+	customerByID map[string]int32
+	customerTL   timeline
+	arns         map[int32]string // refund -> its card network reference
 
 	logMu  sync.Mutex
 	reqs   []Request
@@ -541,6 +551,12 @@ func (s *Server) addRefund(r Refund) error {
 	}
 	s.refunds = append(s.refunds, rf)
 	s.refundByID.set(slot, e, idHash, true)
+	if r.ARN != "" {
+		if s.arns == nil {
+			s.arns = map[int32]string{}
+		}
+		s.arns[e] = r.ARN
+	}
 	if ch != noElem {
 		s.refunds[e].next = s.charges[ch].firstRefund
 		s.charges[ch].firstRefund = e
@@ -732,7 +748,7 @@ func (s *Server) txnCreated(e int32) int64    { return s.txns[e].created }
 func (s *Server) eventCreated(e int32) int64  { return s.events[e].created }
 
 func (s *Server) dirty() bool {
-	if s.chargeTL.dirty() || s.refundTL.dirty() || s.txnTL.dirty() || s.eventTL.dirty() {
+	if s.chargeTL.dirty() || s.refundTL.dirty() || s.txnTL.dirty() || s.eventTL.dirty() || s.customerTL.dirty() {
 		return true
 	}
 	for i := range s.txnTypeTL {
@@ -757,6 +773,7 @@ func (s *Server) rlockSorted() {
 		s.refundTL.sort(s.refundCreated)
 		s.txnTL.sort(s.txnCreated)
 		s.eventTL.sort(s.eventCreated)
+		s.customerTL.sort(s.customerCreated)
 		for i := range s.txnTypeTL {
 			s.txnTypeTL[i].sort(s.txnCreated)
 		}

@@ -394,7 +394,7 @@ func TestNotFound(t *testing.T) {
 		t.Fatalf("charge 404: %+v", se)
 	}
 
-	res, body := rawDo(t, http.MethodGet, srv.URL+"/v1/customers", testKey)
+	res, body := rawDo(t, http.MethodGet, srv.URL+"/v1/invoices", testKey)
 	if res.StatusCode != 404 || !strings.Contains(body, `"type":"invalid_request_error"`) || !strings.Contains(body, "Unrecognized request URL") {
 		t.Fatalf("unknown path: %d %s", res.StatusCode, body)
 	}

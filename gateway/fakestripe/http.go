@@ -45,6 +45,10 @@ type Fault struct {
 	// Delay is slept before answering; a request whose context is canceled
 	// meanwhile gets no answer (logged with status 499).
 	Delay time.Duration
+	// HTML makes the answer a proxy's HTML page (Content-Type text/html)
+	// with Status (default 502) instead of Stripe's JSON error: a proxy's
+	// 404 or a gateway timeout page, which is not Stripe's answer.
+	HTML bool
 	// RepeatCursor makes list answers ignore starting_after/ending_before
 	// and always return the first page with has_more=true.
 	RepeatCursor bool
@@ -237,6 +241,18 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			h.Set("Retry-After", f.RetryAfter)
 		}
 		switch {
+		case f.HTML:
+			status := f.Status
+			if status == 0 {
+				status = http.StatusBadGateway
+			}
+			page := "<!DOCTYPE html>\n<html><head><title>" + strconv.Itoa(status) + " " + http.StatusText(status) +
+				"</title></head><body><h1>" + http.StatusText(status) + "</h1><hr>proxy</body></html>\n"
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			h.Set("Content-Length", strconv.Itoa(len(page)))
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(page))
+			return
 		case f.Body != "":
 			status := f.Status
 			if status == 0 {
@@ -342,7 +358,7 @@ var (
 )
 
 // kinds describes the four listable object types of s.
-type kinds struct{ refunds, charges, txns, events *kind }
+type kinds struct{ refunds, charges, txns, events, customers *kind }
 
 func (s *Server) newKinds() kinds {
 	refunds := &kind{typ: "refund", url: "/v1/refunds", display: "refund",
@@ -362,7 +378,10 @@ func (s *Server) newKinds() kinds {
 		created: s.eventCreated,
 		lookup:  func(id string) int32 { return parseSeqID(id, "evt_", len(s.events)) },
 		render:  s.appendEvent}
-	return kinds{refunds, charges, txns, events}
+	customers := &kind{typ: "customer", url: "/v1/customers", display: "customer",
+		params:  customerParams,
+		created: s.customerCreated, lookup: s.customerIndex, render: s.appendCustomer}
+	return kinds{refunds, charges, txns, events, customers}
 }
 
 // route serves a GET of p. It returns the response body or an error.
@@ -383,6 +402,8 @@ func (s *Server) route(p string, q url.Values, repeat bool) ([]byte, *apiError) 
 			k = txns
 		case "events":
 			k = events
+		case "customers":
+			k = s.kinds.customers
 		}
 		if k != nil && hasID {
 			if id == "" || strings.Contains(id, "/") {
@@ -411,6 +432,8 @@ func (s *Server) route(p string, q url.Values, repeat bool) ([]byte, *apiError) 
 		cands, filtered, e = s.txnCandidates(q, &o)
 	case events:
 		cands, filtered, e = s.eventCandidates(q, &o)
+	case s.kinds.customers:
+		cands, filtered, e = s.customerCandidates(q, &o)
 	}
 	if e != nil {
 		return nil, e

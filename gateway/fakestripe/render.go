@@ -25,6 +25,7 @@ var expandable = map[string]map[string]string{
 	"charge": {
 		"customer":       "customer",
 		"payment_intent": "payment_intent",
+		"refunds":        "refund_list",
 	},
 	"balance_transaction": {
 		"source": "refund",
@@ -181,7 +182,8 @@ func (s *Server) appendRefund(b []byte, e int32, exp []string) []byte {
 	b = appendInt(b, r.created)
 	b = append(b, `,"currency":`...)
 	b = appendStr(b, s.currencies.name(r.currency))
-	b = append(b, `,"destination_details":null`...)
+	b = append(b, `,"destination_details":`...)
+	b = s.appendDestination(b, e)
 	if r.status == stFailed {
 		b = append(b, `,"failure_balance_transaction":`...)
 		on, rest := sub(exp, "failure_balance_transaction")
@@ -238,6 +240,10 @@ func (s *Server) appendCharge(b []byte, e int32, exp []string) []byte {
 	}
 	b = append(b, `,"refunded":`...)
 	b = strconv.AppendBool(b, refunded >= c.amount)
+	if on, _ := sub(exp, "refunds"); on {
+		b = append(b, `,"refunds":`...)
+		b = s.appendChargeRefunds(b, e)
+	}
 	b = append(b, `,"status":"succeeded"}`...)
 	return b
 }
