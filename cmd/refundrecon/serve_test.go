@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -645,5 +646,52 @@ func TestServeConfigurationErrors(t *testing.T) {
 				t.Fatalf("a secret is shown: %s", stderr.String())
 			}
 		})
+	}
+}
+
+// signedRefundEvent is a refund.updated event about one refund of charge,
+// signed with serve's webhook secret.
+func signedRefundEvent(id, refund, charge string, at time.Time) ([]byte, string) {
+	payload := []byte(fmt.Sprintf(`{"id":%q,"object":"event","created":%d,"type":"refund.updated","data":{"object":{"id":%q,"object":"refund","charge":%q,"status":"succeeded"}}}`,
+		id, at.Unix(), refund, charge))
+	return payload, webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: serveWebhookSecret, Timestamp: at}).Header
+}
+
+// SIGTERM right after a burst of signed webhook events stops serve cleanly
+// (no panic, exit 0, well within the grace period), and the re-checks still
+// waiting are dropped, not run during shutdown.
+func TestServeStopsCleanlyAfterAWebhookBurst(t *testing.T) {
+	w := newWorld(t)
+	const n = 30
+	for i := range n {
+		simpleCase(w, fmt.Sprintf("cus_b%02d", i))
+	}
+	p := startServe(t, w, map[string]string{"STRIPE_WEBHOOK_SECRET": serveWebhookSecret, "RECHECK_DELAY": "1ms", "SHUTDOWN_TIMEOUT": "20s"})
+	for i := range n {
+		c := fmt.Sprintf("cus_b%02d", i)
+		payload, sig := signedRefundEvent(fmt.Sprintf("evt_burst_%02d", i), "re_"+c, "ch_"+c, time.Now())
+		if code, body := p.request("POST", "/webhooks/stripe", "", string(payload), "Stripe-Signature", sig); code != 200 {
+			t.Fatalf("event %d: %d %s", i, code, body)
+		}
+	}
+	waitUntil(t, 10*time.Second, "re-checks to start", func() bool { return countRuns(t, w.db) > 0 })
+	before := countRuns(t, w.db)
+	start := time.Now()
+	if err := p.stop(); err != nil {
+		t.Fatalf("serve after a webhook burst: %v\n%s", err, p.stderr)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("stopping took %s", took)
+	}
+	// The check in flight finished (or was cancelled); none started after.
+	if after := countRuns(t, w.db); after > before+2 {
+		t.Errorf("%d re-check runs started during shutdown (%d before it)", after-before, before)
+	}
+	var running int
+	if err := w.db.SQLX().Get(&running, `SELECT COUNT(*) FROM runs WHERE status = 'running'`); err != nil {
+		t.Fatal(err)
+	}
+	if running != 0 {
+		t.Errorf("%d runs left running", running)
 	}
 }
