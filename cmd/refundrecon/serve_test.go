@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -341,7 +342,12 @@ func TestServeWebhookRechecksTheCustomer(t *testing.T) {
 	if code, _ := p.request("POST", "/webhooks/stripe", "", string(payload)+" ", "Stripe-Signature", sig); code != 400 {
 		t.Errorf("a body changed after signing: %d", code)
 	}
-	time.Sleep(400 * time.Millisecond) // longer than RECHECK_DELAY
+	// Refused means never queued: the counters say so, with no wait on a
+	// timer (a queued re-check would show as queued before it ran).
+	if _, body := p.request("GET", "/metrics", "", ""); !strings.Contains(string(body), `refundrecon_webhook_events_total{outcome="rejected"} 5`) ||
+		!strings.Contains(string(body), `refundrecon_webhook_events_total{outcome="queued"} 0`) {
+		t.Fatalf("refused webhooks counted:\n%s", grep(string(body), "refundrecon_webhook_events_total"))
+	}
 	if n := countRuns(t, w.db); n != 0 {
 		t.Fatalf("refused webhooks ran %d reconciliations", n)
 	}
@@ -628,6 +634,7 @@ func TestServeConfigurationErrors(t *testing.T) {
 		{"unknown zone", map[string]string{"SCHEDULE": "CRON_TZ=Mars/Base 0 2 * * *"}, "Mars/Base"},
 		{"tokens not pairs", map[string]string{"API_TOKENS": "justatoken"}, "API_TOKENS: entry 1"},
 		{"short token", map[string]string{"API_TOKENS": "ann:short"}, "shorter than 16"},
+		{"unknown role", map[string]string{"API_TOKENS": "bob:tok_bob_0123456789abcdef:viewer,ann:tok_ann_0123456789abcdef:oops"}, "entry 2 (ann): the role is none of viewer, support, finance, admin"},
 		{"webhook secret", map[string]string{"STRIPE_WEBHOOK_SECRET": "sk_test_oops"}, "whsec_"},
 		{"listen address", map[string]string{"LISTEN_ADDR": "8080"}, "LISTEN_ADDR"},
 	} {
@@ -642,7 +649,7 @@ func TestServeConfigurationErrors(t *testing.T) {
 			if !strings.Contains(stderr.String(), tc.says) {
 				t.Fatalf("stderr does not say %q: %s", tc.says, stderr.String())
 			}
-			if strings.Contains(stderr.String(), "oops") || strings.Contains(stderr.String(), "justatoken") {
+			if strings.Contains(stderr.String(), "oops") || strings.Contains(stderr.String(), "justatoken") || strings.Contains(stderr.String(), "tok_") {
 				t.Fatalf("a secret is shown: %s", stderr.String())
 			}
 		})
@@ -693,5 +700,53 @@ func TestServeStopsCleanlyAfterAWebhookBurst(t *testing.T) {
 	}
 	if running != 0 {
 		t.Errorf("%d runs left running", running)
+	}
+}
+
+// API_TOKENS roles through serve: a viewer reads, a support token checks
+// customers, neither acknowledges nor resolves (403); an entry without a
+// role is finance.
+func TestServeTokenRoles(t *testing.T) {
+	w := newWorld(t)
+	seedScenario(w)
+	const viewer, support, finance = "tok_viewer_0123456789abcdef", "tok_support_0123456789abcd", "tok_finance_0123456789abcd"
+	p := startServe(t, w, map[string]string{"API_TOKENS": "vic:" + viewer + ":viewer, sam:" + support + ":support, fin:" + finance})
+	if code, body := p.request("POST", "/api/customers/cus_failed/reconcile", finance, ""); code != 200 {
+		t.Fatalf("finance reconcile: %d %s", code, body)
+	}
+	ds, err := w.db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("no open case to review (%v)", err)
+	}
+	id := ds[0].ID
+	for _, tc := range []struct {
+		token        string
+		list, check  int
+		ack, resolve int
+	}{
+		{viewer, 200, 403, 403, 403},
+		{support, 200, 200, 403, 403},
+		{finance, 200, 200, 200, 200},
+	} {
+		got := []int{}
+		for _, rq := range []struct{ method, path, body string }{
+			{"GET", "/api/discrepancies", ""},
+			{"POST", "/api/customers/cus_failed/reconcile", ""},
+			{"POST", "/api/discrepancies/" + id + "/ack", `{"note":"seen"}`},
+			{"POST", "/api/discrepancies/" + id + "/resolve", `{"note":"fixed"}`},
+		} {
+			code, _ := p.request(rq.method, rq.path, tc.token, rq.body)
+			got = append(got, code)
+		}
+		if want := []int{tc.list, tc.check, tc.ack, tc.resolve}; !slices.Equal(got, want) {
+			t.Errorf("token %s: %v, want %v", tc.token[:len("tok_support")], got, want)
+		}
+	}
+	var actors []string
+	if err := w.db.SQLX().Select(&actors, `SELECT actor FROM discrepancy_events WHERE actor IN ('vic', 'sam', 'fin') ORDER BY actor`); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(actors, []string{"fin", "fin"}) {
+		t.Errorf("reviews recorded by %v, want fin twice", actors)
 	}
 }
