@@ -97,7 +97,7 @@ func (p *serveProc) stop() error {
 	case err := <-p.done:
 		p.done <- err // for a second stop
 		return err
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		p.t.Fatalf("serve did not stop:\n%s", p.stderr)
 		return nil
 	}
@@ -537,7 +537,7 @@ func TestServeShutdownDuringARun(t *testing.T) {
 		name, timeout string
 		want          string
 	}{
-		{"finishes within the grace", "10s", "succeeded"},
+		{"finishes within the grace", "45s", "succeeded"}, // ample on a loaded machine: the run takes ~6s
 		{"cancelled after the grace", "200ms", "failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
