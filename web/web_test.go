@@ -10,7 +10,7 @@ import (
 // safeNext keeps only plain same-site paths: the issue's
 // /login?next=/%09/host/phish (a TAB, which browsers drop) and its kin go
 // to "/".
-func TestSafeNextRefusesOffSiteTargets(t *testing.T) {
+func TestLoginNextRefusesOffSiteTargets(t *testing.T) {
 	for next, want := range map[string]string{
 		"/":                             "/",
 		"/cases/dsc_1":                  "/cases/dsc_1",
@@ -46,7 +46,7 @@ func TestSafeNextRefusesOffSiteTargets(t *testing.T) {
 
 // Whatever comes in, what goes out is a path on this site, also as a
 // browser reads it (dropping tabs and newlines, "\" as "/").
-func FuzzSafeNext(f *testing.F) {
+func FuzzLoginNext(f *testing.F) {
 	for _, s := range []string{"/", "/\t/host", "//host", "/\\host", "/cases/x?y=z", "https://h", "/%09/h", "/\u3000/h"} {
 		f.Add(s)
 	}
