@@ -4,7 +4,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
+
+	"github.com/refundrecon/refundrecon/reconcile"
 )
 
 // safeNext keeps only plain same-site paths: the issue's
@@ -69,4 +72,34 @@ func FuzzLoginNext(f *testing.F) {
 			t.Fatalf("safeNext(%q) = %q decodes to %q", next, got, p)
 		}
 	})
+}
+
+// The sessions held are bounded: past maxSessions the one closest to its
+// end goes, the new one works, and an ended session is refused.
+func TestLoginSessionsBounded(t *testing.T) {
+	ss := newSessions()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	tok := reconcile.Token{Name: "alice", Value: "tok_alice_0123456789abcdef", Role: reconcile.RoleFinance}
+	first, _ := ss.start(tok, now)
+	var last string
+	for i := range maxSessions {
+		last, _ = ss.start(tok, now.Add(time.Duration(i+1)*time.Millisecond))
+	}
+	if len(ss.byID) != maxSessions {
+		t.Fatalf("%d sessions held", len(ss.byID))
+	}
+	if _, ok := ss.get(first, now); ok {
+		t.Error("the oldest session survived the bound")
+	}
+	s, ok := ss.get(last, now)
+	if !ok || s.Name != "alice" || s.Role != reconcile.RoleFinance || s.CSRF == "" {
+		t.Fatalf("newest session: %+v %v", s, ok)
+	}
+	ss.end(last)
+	if _, ok := ss.get(last, now); ok {
+		t.Error("an ended session is still accepted")
+	}
+	if _, ok := ss.get(first, now.Add(sessionTTL+time.Hour)); ok {
+		t.Error("an expired session is accepted")
+	}
 }
