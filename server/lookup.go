@@ -23,16 +23,15 @@ const maxLookupBody = 16 << 10
 var LookupRoutes = []string{"POST /api/lookup"}
 
 // WithLookup adds POST /api/lookup, body {"query": "…"}: the lookup JSON,
-// 404 with the same JSON when nothing matched. It is kept out of New while
-// token roles land; the route is the existing bearer-token auth.
+// 404 with the same JSON when nothing matched. Role support or above
+// (reconcile.ActionCheck); a viewer token gets 403.
 func (s *Server) WithLookup(fn LookupFunc) *Server {
-	s.route("POST /api/lookup", s.auth(s.lookup(fn)))
+	s.route("POST /api/lookup", s.Require(reconcile.ActionCheck, s.lookup(fn)))
 	return s
 }
 
 func (s *Server) lookup(fn LookupFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		// role: support — a viewer token gets 403 here once roles are wired.
 		var body struct {
 			Query *string `json:"query"`
 		}

@@ -10,8 +10,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,12 +43,6 @@ type Store interface {
 	Resolve(ctx context.Context, id, actor, note string) (reconcile.Discrepancy, error)
 }
 
-// Token is one API token and the name recorded for what it does.
-type Token struct {
-	Name  string
-	Value string
-}
-
 // Limits of the API.
 const (
 	// MaxWebhookBody is the largest webhook accepted; Stripe's events are a
@@ -79,11 +71,13 @@ type Config struct {
 	// and returns its refund event; ok false for other event types. Nil
 	// when no STRIPE_WEBHOOK_SECRET is set: the endpoint answers 503.
 	Webhook func(payload []byte, signature string) (ev reconcile.RefundEvent, ok bool, err error)
-	// Recheck queues a re-check of the event's customer; false when the
-	// queue is full (the endpoint answers 503 and Stripe retries).
-	Recheck func(reconcile.RefundEvent) bool
-	// Tokens are the accepted API tokens; none refuses every API request.
-	Tokens  []Token
+	// Recheck queues a re-check of the event's customer (a Rechecker's
+	// Enqueue). Dropped makes the endpoint answer 503 (Stripe delivers the
+	// event again later; the nightly run covers the customer anyway).
+	Recheck func(reconcile.RefundEvent) Enqueued
+	// Tokens are the accepted API tokens with their roles; none refuses
+	// every API request.
+	Tokens  []reconcile.Token
 	Metrics *Metrics
 	Logger  *slog.Logger
 	// Page serves the finance review page on PageRoutes ("GET /{$}",
@@ -97,12 +91,7 @@ type Server struct {
 	cfg    Config
 	mux    *http.ServeMux
 	log    *slog.Logger
-	tokens []hashedToken
-}
-
-type hashedToken struct {
-	name string
-	sum  [sha256.Size]byte
+	tokens *reconcile.Tokens
 }
 
 // New builds the handler and its routes. The finance page (GET /, /login)
@@ -117,17 +106,14 @@ func New(cfg Config) *Server {
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = DefaultCheckTimeout
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
-	for _, t := range cfg.Tokens {
-		s.tokens = append(s.tokens, hashedToken{name: t.Name, sum: sha256.Sum256([]byte(t.Value))})
-	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: reconcile.NewTokens(cfg.Tokens)}
 	s.route("GET /healthz", s.healthz)
 	s.route("GET /readyz", s.readyz)
 	s.route("GET /metrics", cfg.Metrics.Handler().ServeHTTP)
-	s.route("GET /api/discrepancies", s.auth(s.listDiscrepancies))
-	s.route("POST /api/customers/{id}/reconcile", s.auth(s.reconcileCustomer))
-	s.route("POST /api/discrepancies/{id}/ack", s.auth(s.review("ack")))
-	s.route("POST /api/discrepancies/{id}/resolve", s.auth(s.review("resolve")))
+	s.route("GET /api/discrepancies", s.Require(reconcile.ActionRead, s.listDiscrepancies))
+	s.route("POST /api/customers/{id}/reconcile", s.Require(reconcile.ActionCheck, s.reconcileCustomer))
+	s.route("POST /api/discrepancies/{id}/ack", s.Require(reconcile.ActionReview, s.review("ack")))
+	s.route("POST /api/discrepancies/{id}/resolve", s.Require(reconcile.ActionReview, s.review("resolve")))
 	s.route("POST /webhooks/stripe", s.stripeWebhook)
 	if cfg.Page != nil {
 		for _, pattern := range cfg.PageRoutes {
@@ -241,45 +227,61 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-type actorKey struct{}
+type tokenKey struct{}
+
+// TokenFrom returns the token that authenticated the request (set by
+// Require and RequireRole).
+func TokenFrom(ctx context.Context) (reconcile.Token, bool) {
+	t, ok := ctx.Value(tokenKey{}).(reconcile.Token)
+	return t, ok
+}
 
 // actor is the name of the token that authenticated the request.
 func actor(ctx context.Context) string {
-	name, _ := ctx.Value(actorKey{}).(string)
-	return name
+	t, _ := TokenFrom(ctx)
+	return t.Name
 }
 
-// auth lets a request through with a valid bearer token and records the
-// token's name as the actor. Tokens are compared as SHA-256 sums in constant
-// time, each one, so neither a token's content nor its length shows in the
-// timing.
-func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+// Require lets a request through with a valid bearer token whose role
+// allows action, and records the token for the handler (TokenFrom): a
+// missing or wrong token is 401, a token whose role does not allow the
+// action 403. Every /api/ route goes through it; new routes use it too.
+func (s *Server) Require(action reconcile.Action, next http.HandlerFunc) http.HandlerFunc {
+	return s.require(func(r reconcile.Role) bool { return r.Allows(action) }, string(action), next)
+}
+
+// RequireRole is Require for a route open to min and every role above it
+// (support for the support desk's lookups, say).
+func (s *Server) RequireRole(min reconcile.Role, next http.HandlerFunc) http.HandlerFunc {
+	return s.require(func(r reconcile.Role) bool { return r.AtLeast(min) }, "role "+string(min), next)
+}
+
+func (s *Server) require(allowed func(reconcile.Role) bool, what string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundrecon"`)
-		if len(s.tokens) == 0 {
+		if s.tokens.Len() == 0 {
 			writeError(w, http.StatusUnauthorized, "the API is disabled: no API_TOKENS are configured")
 			return
 		}
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		token = strings.TrimSpace(token)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		scheme, value, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		value = strings.TrimSpace(value)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || value == "" {
 			writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer TOKEN")
 			return
 		}
-		sum := sha256.Sum256([]byte(token))
-		name := ""
-		for _, t := range s.tokens {
-			if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 && name == "" {
-				name = t.name
-			}
-		}
-		if name == "" {
+		t, ok := s.tokens.Check(value)
+		if !ok {
 			s.log.Warn("api: invalid bearer token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 			writeError(w, http.StatusUnauthorized, "invalid bearer token")
 			return
 		}
 		w.Header().Del("WWW-Authenticate")
-		next(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, name)))
+		if !allowed(t.Role) {
+			s.log.Warn("api: token's role refused", "actor", t.Name, "role", t.Role, "method", r.Method, "path", r.URL.Path)
+			writeError(w, http.StatusForbidden, fmt.Sprintf("the token %s has the role %s, which may not do this (%s)", t.Name, t.Role, what))
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
 	}
 }
 
@@ -356,6 +358,10 @@ func (s *Server) reconcileCustomer(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, reconcile.ErrLocked):
 		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, "another reconciliation is running; try again in a minute")
+		return
+	case errors.Is(err, context.Canceled) && rep.Run.ID == "":
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down; try again in a minute")
 		return
 	case err != nil && rep.Run.ID == "":
 		s.log.Error("api: customer check did not start", "customer_id", id, "actor", actor(r.Context()), "error", err)
@@ -446,15 +452,25 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"received": true, "ignored": true})
 		return
 	}
-	if s.cfg.Recheck == nil || !s.cfg.Recheck(ev) {
-		s.cfg.Metrics.webhook("dropped")
-		s.log.Warn("webhook not queued: the re-check queue is full", "event_id", ev.ID, "refund_id", ev.RefundID)
+	res := Dropped
+	if s.cfg.Recheck != nil {
+		res = s.cfg.Recheck(ev)
+	}
+	s.cfg.Metrics.webhook(res.String())
+	switch res {
+	case Dropped:
+		// Stripe delivers the event again later; the nightly run covers
+		// the customer whatever happens.
+		s.log.Warn("webhook not queued: the re-check queue is full or serve is stopping", "event_id", ev.ID, "refund_id", ev.RefundID)
 		w.Header().Set("Retry-After", "60")
 		writeError(w, http.StatusServiceUnavailable, "the re-check queue is full; retry later")
 		return
+	case Duplicate:
+		s.log.Info("webhook: event already received; no second re-check", "event_id", ev.ID, "refund_id", ev.RefundID)
+		writeJSON(w, http.StatusOK, map[string]any{"received": true, "duplicate": true})
+		return
 	}
-	s.cfg.Metrics.webhook("queued")
 	s.log.Info("webhook queued a re-check", "event_id", ev.ID, "type", ev.Type, "refund_id", ev.RefundID,
-		"charge_id", ev.ChargeID, "refund_status", ev.Status)
+		"charge_id", ev.ChargeID, "refund_status", ev.Status, "outcome", res.String())
 	writeJSON(w, http.StatusOK, map[string]any{"received": true})
 }

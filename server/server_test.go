@@ -103,7 +103,7 @@ type harness struct {
 	queueOK  bool
 }
 
-func newHarness(t *testing.T, tokens ...Token) *harness {
+func newHarness(t *testing.T, tokens ...reconcile.Token) *harness {
 	h := &harness{store: &memStore{ds: sampleCases()}, logs: &bytes.Buffer{}, queueOK: true}
 	log := slog.New(slog.NewJSONHandler(h.logs, nil))
 	m := NewMetrics(MetricsConfig{
@@ -139,11 +139,12 @@ func newHarness(t *testing.T, tokens ...Token) *harness {
 			}
 			return reconcile.RefundEvent{}, false, errors.New("no valid signature")
 		},
-		Recheck: func(ev reconcile.RefundEvent) bool {
-			if h.queueOK {
-				h.queued = append(h.queued, ev)
+		Recheck: func(ev reconcile.RefundEvent) Enqueued {
+			if !h.queueOK {
+				return Dropped
 			}
-			return h.queueOK
+			h.queued = append(h.queued, ev)
+			return Queued
 		},
 		Tokens:  tokens,
 		Metrics: m,
@@ -152,7 +153,7 @@ func newHarness(t *testing.T, tokens ...Token) *harness {
 	return h
 }
 
-var alice = Token{Name: "alice", Value: "tok_alice_0123456789abcdef"}
+var alice = reconcile.Token{Name: "alice", Value: "tok_alice_0123456789abcdef", Role: reconcile.RoleFinance}
 
 func (h *harness) do(method, path, token, body string, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -220,7 +221,7 @@ func TestRoutesAnswerJSONErrors(t *testing.T) {
 }
 
 func TestAPIAuth(t *testing.T) {
-	h := newHarness(t, alice, Token{Name: "bob", Value: "tok_bob_ffffffffffffffff"})
+	h := newHarness(t, alice, reconcile.Token{Name: "bob", Value: "tok_bob_ffffffffffffffff", Role: reconcile.RoleViewer})
 	for _, tc := range []struct{ name, auth string }{
 		{"none", ""},
 		{"wrong", "Bearer tok_alice_0123456789abcdeX"},
@@ -504,5 +505,96 @@ func TestMetricsSurviveADatabaseError(t *testing.T) {
 	body, _ := io.ReadAll(rec.Body)
 	if rec.Code != 200 || !strings.Contains(string(body), "refundrecon_discrepancy_metrics_up 0") || !strings.Contains(string(body), "refundrecon_runs_total") {
 		t.Fatalf("%d\n%s", rec.Code, body)
+	}
+}
+
+// Every role against every API route: viewer reads; support reads and
+// checks customers; finance and admin also acknowledge and resolve. A role
+// that may not is 403 and nothing is done.
+func TestAPIRoles(t *testing.T) {
+	routes := []struct {
+		method, path string
+		action       reconcile.Action
+	}{
+		{"GET", "/api/discrepancies", reconcile.ActionRead},
+		{"POST", "/api/customers/cus_1/reconcile", reconcile.ActionCheck},
+		{"POST", "/api/discrepancies/dsc_1/ack", reconcile.ActionReview},
+		{"POST", "/api/discrepancies/dsc_1/resolve", reconcile.ActionReview},
+	}
+	allowed := map[reconcile.Role][]reconcile.Action{
+		reconcile.RoleViewer:  {reconcile.ActionRead},
+		reconcile.RoleSupport: {reconcile.ActionRead, reconcile.ActionCheck},
+		reconcile.RoleFinance: {reconcile.ActionRead, reconcile.ActionCheck, reconcile.ActionReview},
+		reconcile.RoleAdmin:   {reconcile.ActionRead, reconcile.ActionCheck, reconcile.ActionReview},
+	}
+	for role, may := range allowed {
+		for _, rt := range routes {
+			t.Run(string(role)+" "+rt.method+" "+rt.path, func(t *testing.T) {
+				tok := reconcile.Token{Name: "someone", Value: "tok_someone_0123456789abcdef", Role: role}
+				h := newHarness(t, tok)
+				rec := h.do(rt.method, rt.path, tok.Value, `{"note":"checked with the bank"}`)
+				if slices.Contains(may, rt.action) {
+					if rec.Code != http.StatusOK {
+						t.Fatalf("%d %s, want 200", rec.Code, rec.Body)
+					}
+					return
+				}
+				if rec.Code != http.StatusForbidden || !strings.Contains(jsonBody(t, rec)["error"].(string), string(role)) {
+					t.Fatalf("%d %s, want 403 naming the role", rec.Code, rec.Body)
+				}
+				if len(h.checks) != 0 || len(h.store.reviews) != 0 {
+					t.Fatalf("a refused request did work: %v %v", h.checks, h.store.reviews)
+				}
+			})
+		}
+	}
+}
+
+// RequireRole, for routes added beside these (the support desk's lookup),
+// lets the role and those above it through and gives the handler the token.
+func TestRequireRole(t *testing.T) {
+	var toks []reconcile.Token
+	for i, r := range reconcile.Roles {
+		toks = append(toks, reconcile.Token{Name: string(r), Value: fmt.Sprintf("tok_%d_0123456789abcdef", i), Role: r})
+	}
+	s := New(Config{Store: &memStore{}, Tokens: toks})
+	h := s.RequireRole(reconcile.RoleSupport, func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := TokenFrom(r.Context())
+		writeJSON(w, http.StatusOK, map[string]string{"by": tok.Name})
+	})
+	for _, tok := range toks {
+		req := httptest.NewRequest("POST", "/api/lookup", strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer "+tok.Value)
+		rec := httptest.NewRecorder()
+		h(rec, req)
+		want := http.StatusOK
+		if tok.Role == reconcile.RoleViewer {
+			want = http.StatusForbidden
+		}
+		if rec.Code != want || want == 200 && !strings.Contains(rec.Body.String(), `"by":"`+tok.Name+`"`) {
+			t.Errorf("%s: %d %s", tok.Role, rec.Code, rec.Body)
+		}
+	}
+}
+
+// The same Stripe event delivered twice queues one re-check; the second
+// delivery is acknowledged (200) so Stripe stops sending it.
+func TestWebhookSameEventTwiceQueuesOneRecheck(t *testing.T) {
+	q := NewRechecker(RecheckConfig{})
+	s := New(Config{Store: &memStore{}, Recheck: q.Enqueue,
+		Webhook: func([]byte, string) (reconcile.RefundEvent, bool, error) {
+			return reconcile.RefundEvent{ID: "evt_1", Type: "refund.updated", RefundID: "re_1", ChargeID: "ch_1"}, true, nil
+		}})
+	var bodies []string
+	for range 2 {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("POST", "/webhooks/stripe", strings.NewReader("{}")))
+		if rec.Code != 200 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		bodies = append(bodies, rec.Body.String())
+	}
+	if q.Pending() != 1 || !strings.Contains(bodies[1], "duplicate") || strings.Contains(bodies[0], "duplicate") {
+		t.Fatalf("pending %d, answers %q", q.Pending(), bodies)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strings"
+
+	"github.com/refundrecon/refundrecon/reconcile"
 )
 
 // CheckResult is a support look-up as the page shows it: the verdict as
@@ -22,9 +24,9 @@ var CheckRoutes = []string{"GET /check"}
 
 // WithCheck adds GET /check, the support page: one box for whatever the
 // customer gave (?q=), and the verdict as the CLI prints it, with links to
-// the cases. Kept out of New while sessions and roles are reworked.
+// the cases. Role support or above (reconcile.ActionCheck).
 func (h *Handler) WithCheck(fn CheckFunc) *Handler {
-	h.mux.HandleFunc("GET /check", h.authed(h.check(fn)))
+	h.mux.HandleFunc("GET /check", h.Require(reconcile.ActionCheck, h.check(fn)))
 	return h
 }
 
@@ -36,10 +38,9 @@ type checkData struct {
 	Error     string
 }
 
-func (h *Handler) check(fn CheckFunc) func(http.ResponseWriter, *http.Request, session) {
-	return func(w http.ResponseWriter, r *http.Request, s session) {
-		// role: support — viewer sessions get 403 here once roles are wired.
-		d := checkData{Who: s.name, CSRF: s.csrf(), Query: r.URL.Query().Get("q")}
+func (h *Handler) check(fn CheckFunc) func(http.ResponseWriter, *http.Request, Session) {
+	return func(w http.ResponseWriter, r *http.Request, s Session) {
+		d := checkData{Who: s.Name, CSRF: s.CSRF, Query: r.URL.Query().Get("q")}
 		q := strings.TrimSpace(d.Query)
 		code := http.StatusOK
 		if q != "" {
@@ -50,7 +51,7 @@ func (h *Handler) check(fn CheckFunc) func(http.ResponseWriter, *http.Request, s
 			default:
 				res, err := fn(r.Context(), q)
 				if err != nil {
-					h.log.Error("page: lookup failed", "actor", s.name, "error", err)
+					h.log.Error("page: lookup failed", "actor", s.Name, "error", err)
 					code, d.Error = http.StatusBadGateway, "The check failed: "+err.Error()
 				}
 				d.Result = res

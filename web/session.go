@@ -1,56 +1,106 @@
 package web
 
 import (
-	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"net/http"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
+
+	"github.com/refundrecon/refundrecon/reconcile"
 )
 
-// Token is one accepted token and the name the audit trail records.
-type Token struct {
-	Name, Value string
-}
+// The cookies of the page. The session cookie holds a random session id
+// only; the session itself (name, role, expiry, form token) lives on the
+// server, so signing out ends it for good: a copy of the cookie taken before
+// is refused after. The login cookie holds the login form's CSRF token
+// (double submit: the form must send back what the cookie holds).
+const (
+	sessionCookie = "refundrecon_session"
+	loginCookie   = "refundrecon_login"
+)
 
-// sessionCookie holds "name|expiry|mac", the mac keyed by the token itself:
-// every replica with the same API_TOKENS accepts it, and removing a token
-// ends its sessions. The token is never in the cookie.
-const sessionCookie = "refundrecon_session"
+// sessionTTL is how long a login lasts; maxSessions bounds the sessions
+// held (beyond it the one closest to expiry is ended).
+const (
+	sessionTTL  = 12 * time.Hour
+	maxSessions = 10000
+)
 
-// sessionTTL is how long a login lasts.
-const sessionTTL = 12 * time.Hour
-
-type session struct {
-	name    string
+// Session is a signed-in reviewer: the token's name (recorded in the audit
+// trail) and role (what the page lets them do).
+type Session struct {
+	Name string
+	Role reconcile.Role
+	// CSRF is the form token of the session, sent back by every form.
+	CSRF    string
 	expires time.Time
-	key     []byte // the token's value, for the CSRF token
 }
 
-func mac(key []byte, parts ...string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(strings.Join(parts, "|")))
-	return hex.EncodeToString(m.Sum(nil))
+// validCSRF compares a form's token with the session's in constant time.
+func (s Session) validCSRF(v string) bool {
+	return v != "" && subtle.ConstantTimeCompare([]byte(s.CSRF), []byte(v)) == 1
 }
 
-// login returns the name of the token value, comparing in constant time
-// against every token (no early exit that would tell which one is close).
-func (h *Handler) login(value string) (Token, bool) {
-	sum := sha256.Sum256([]byte(value))
-	var found Token
-	ok := 0
-	for _, t := range h.cfg.Tokens {
-		ts := sha256.Sum256([]byte(t.Value))
-		if subtle.ConstantTimeCompare(sum[:], ts[:]) == 1 {
-			found = t
-			ok = 1
+// sessions are held in memory, keyed by the SHA-256 of their id: a restart
+// signs everyone out, and a replica knows only the sessions it started
+// (several replicas behind one address need sticky sessions).
+type sessions struct {
+	mu   sync.Mutex
+	byID map[[sha256.Size]byte]Session
+}
+
+func newSessions() *sessions { return &sessions{byID: map[[sha256.Size]byte]Session{}} }
+
+// randomToken is 256 random bits as text.
+func randomToken() string { return rand.Text() + rand.Text() }
+
+// start opens a session for t and returns its id (the cookie's value).
+func (ss *sessions) start(t reconcile.Token, now time.Time) (string, Session) {
+	id := randomToken()
+	s := Session{Name: t.Name, Role: t.Role, CSRF: randomToken(), expires: now.Add(sessionTTL)}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.byID) >= maxSessions {
+		var soonest [sha256.Size]byte
+		first := true
+		for k, v := range ss.byID {
+			if !now.Before(v.expires) {
+				delete(ss.byID, k)
+				continue
+			}
+			if first || v.expires.Before(ss.byID[soonest].expires) {
+				soonest, first = k, false
+			}
+		}
+		if len(ss.byID) >= maxSessions && !first {
+			delete(ss.byID, soonest)
 		}
 	}
-	return found, ok == 1 && value != ""
+	ss.byID[sha256.Sum256([]byte(id))] = s
+	return id, s
+}
+
+func (ss *sessions) get(id string, now time.Time) (Session, bool) {
+	key := sha256.Sum256([]byte(id))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.byID[key]
+	if !ok {
+		return Session{}, false
+	}
+	if !now.Before(s.expires) {
+		delete(ss.byID, key)
+		return Session{}, false
+	}
+	return s, true
+}
+
+func (ss *sessions) end(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.byID, sha256.Sum256([]byte(id)))
 }
 
 // secure reports whether the cookie must be Secure: configured so, or the
@@ -59,58 +109,43 @@ func (h *Handler) secure(r *http.Request) bool {
 	return h.cfg.SecureCookies || r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
-func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, t Token) {
-	exp := h.now().Add(sessionTTL)
-	e := strconv.FormatInt(exp.Unix(), 10)
-	v := base64.RawURLEncoding.EncodeToString([]byte(t.Name)) + "|" + e + "|" + mac([]byte(t.Value), "session", t.Name, e)
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: v, Path: "/", Expires: exp, MaxAge: int(sessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.secure(r),
-	})
+func (h *Handler) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.secure(r)}
 }
 
-func (h *Handler) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.secure(r)})
+func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, t reconcile.Token) {
+	id, _ := h.sessions.start(t, h.now())
+	http.SetCookie(w, h.cookie(r, sessionCookie, id, int(sessionTTL.Seconds())))
+}
+
+// endSession ends the request's session on the server and clears the cookie.
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		h.sessions.end(c.Value)
+	}
+	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
 }
 
 // session returns the request's valid session.
-func (h *Handler) session(r *http.Request) (session, bool) {
+func (h *Handler) session(r *http.Request) (Session, bool) {
 	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return session{}, false
+	if err != nil || c.Value == "" {
+		return Session{}, false
 	}
-	parts := strings.Split(c.Value, "|")
-	if len(parts) != 3 {
-		return session{}, false
-	}
-	nameBytes, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return session{}, false
-	}
-	name := string(nameBytes)
-	unix, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || !h.now().Before(time.Unix(unix, 0)) {
-		return session{}, false
-	}
-	for _, t := range h.cfg.Tokens {
-		if t.Name != name {
-			continue
-		}
-		want := mac([]byte(t.Value), "session", name, parts[1])
-		if hmac.Equal([]byte(want), []byte(parts[2])) {
-			return session{name: name, expires: time.Unix(unix, 0), key: []byte(t.Value)}, true
-		}
-	}
-	return session{}, false
+	return h.sessions.get(c.Value, h.now())
 }
 
-// csrf is the form token of a session: tied to the session's expiry, so it
-// changes at every login, and useless without the HttpOnly cookie.
-func (s session) csrf() string {
-	return mac(s.key, "csrf", s.name, strconv.FormatInt(s.expires.Unix(), 10))
+// loginCSRF returns the login form's token, setting the cookie that holds it.
+func (h *Handler) loginCSRF(w http.ResponseWriter, r *http.Request) string {
+	v := randomToken()
+	http.SetCookie(w, h.cookie(r, loginCookie, v, int(time.Hour.Seconds())))
+	return v
 }
 
-func (s session) validCSRF(v string) bool {
-	return hmac.Equal([]byte(s.csrf()), []byte(v))
+// validLoginCSRF: the login form sent back what its cookie holds.
+func validLoginCSRF(r *http.Request) bool {
+	c, err := r.Cookie(loginCookie)
+	v := r.PostFormValue("csrf")
+	return err == nil && c.Value != "" && v != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(v)) == 1
 }

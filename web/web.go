@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/refundrecon/refundrecon/money"
 	"github.com/refundrecon/refundrecon/reconcile"
@@ -57,8 +58,10 @@ type Store interface {
 
 // Config configures the page.
 type Config struct {
-	Store  Store
-	Tokens []Token
+	Store Store
+	// Tokens are the API tokens, with their roles: the page signs in with
+	// the same tokens and the same check as the API.
+	Tokens []reconcile.Token
 	// SecureCookies marks the session cookie Secure always; without it, it
 	// is Secure when the request came over TLS (or X-Forwarded-Proto https).
 	SecureCookies bool
@@ -70,9 +73,11 @@ type Config struct {
 
 // Handler serves the page's routes.
 type Handler struct {
-	cfg Config
-	mux *http.ServeMux
-	log *slog.Logger
+	cfg      Config
+	mux      *http.ServeMux
+	log      *slog.Logger
+	tokens   *reconcile.Tokens
+	sessions *sessions
 }
 
 //go:embed templates/*.html
@@ -112,15 +117,15 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
-	h.mux.HandleFunc("GET /{$}", h.authed(h.list))
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: reconcile.NewTokens(cfg.Tokens), sessions: newSessions()}
+	h.mux.HandleFunc("GET /{$}", h.Require(reconcile.ActionRead, h.list))
 	h.mux.HandleFunc("GET /login", h.loginForm)
 	h.mux.HandleFunc("POST /login", h.loginSubmit)
 	h.mux.HandleFunc("POST /logout", h.logout)
-	h.mux.HandleFunc("GET /cases/{id}", h.authed(h.showCase))
-	h.mux.HandleFunc("POST /cases/{id}/ack", h.authed(h.review("ack")))
-	h.mux.HandleFunc("POST /cases/{id}/resolve", h.authed(h.review("resolve")))
-	h.mux.HandleFunc("GET /export.csv", h.authed(h.export))
+	h.mux.HandleFunc("GET /cases/{id}", h.Require(reconcile.ActionRead, h.showCase))
+	h.mux.HandleFunc("POST /cases/{id}/ack", h.Require(reconcile.ActionReview, h.review("ack")))
+	h.mux.HandleFunc("POST /cases/{id}/resolve", h.Require(reconcile.ActionReview, h.review("resolve")))
+	h.mux.HandleFunc("GET /export.csv", h.Require(reconcile.ActionRead, h.export))
 	return h
 }
 
@@ -138,9 +143,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// authed sends a request without a session to the login form; a POST must
-// also carry the session's CSRF token.
-func (h *Handler) authed(next func(http.ResponseWriter, *http.Request, session)) http.HandlerFunc {
+// Require sends a request without a session to the login form, refuses
+// (403) a session whose role does not allow action, and makes a POST carry
+// the session's CSRF token. Every page route goes through it; new ones too.
+func (h *Handler) Require(action reconcile.Action, next func(http.ResponseWriter, *http.Request, Session)) http.HandlerFunc {
+	return h.require(func(r reconcile.Role) bool { return r.Allows(action) }, next)
+}
+
+// RequireRole is Require for a route open to min and every role above it
+// (support for the support desk's page, say).
+func (h *Handler) RequireRole(min reconcile.Role, next func(http.ResponseWriter, *http.Request, Session)) http.HandlerFunc {
+	return h.require(func(r reconcile.Role) bool { return r.AtLeast(min) }, next)
+}
+
+func (h *Handler) require(allowed func(reconcile.Role) bool, next func(http.ResponseWriter, *http.Request, Session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := h.session(r)
 		if !ok {
@@ -149,6 +165,11 @@ func (h *Handler) authed(next func(http.ResponseWriter, *http.Request, session))
 				return
 			}
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if !allowed(s.Role) {
+			h.log.Warn("page: role refused", "actor", s.Name, "role", s.Role, "method", r.Method, "path", r.URL.Path)
+			http.Error(w, "your token's role ("+string(s.Role)+") may not do this", http.StatusForbidden)
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -175,12 +196,12 @@ func (h *Handler) render(w http.ResponseWriter, code int, name string, data any)
 }
 
 type loginData struct {
-	Next, Error string
-	Configured  bool
+	Next, Error, CSRF string
+	Configured        bool
 }
 
 func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
-	h.render(w, http.StatusOK, "login.html", loginData{Next: safeNext(r.URL.Query().Get("next")), Configured: len(h.cfg.Tokens) > 0})
+	h.render(w, http.StatusOK, "login.html", loginData{Next: safeNext(r.URL.Query().Get("next")), CSRF: h.loginCSRF(w, r), Configured: h.tokens.Len() > 0})
 }
 
 func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -189,28 +210,67 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	next := safeNext(r.PostFormValue("next"))
-	t, ok := h.login(strings.TrimSpace(r.PostFormValue("token")))
-	if !ok {
-		h.log.Warn("page login refused", "remote", r.RemoteAddr)
-		h.render(w, http.StatusUnauthorized, "login.html", loginData{Next: next, Error: "That token is not valid.", Configured: len(h.cfg.Tokens) > 0})
+	if !validLoginCSRF(r) {
+		h.log.Warn("page login refused: no valid CSRF token", "remote", r.RemoteAddr)
+		http.Error(w, "the sign-in form is stale or was not sent by this page; reload it and try again", http.StatusForbidden)
 		return
 	}
+	next := safeNext(r.PostFormValue("next"))
+	t, ok := h.tokens.Check(strings.TrimSpace(r.PostFormValue("token")))
+	if !ok {
+		h.log.Warn("page login refused", "remote", r.RemoteAddr)
+		h.render(w, http.StatusUnauthorized, "login.html", loginData{Next: next, Error: "That token is not valid.", CSRF: h.loginCSRF(w, r), Configured: h.tokens.Len() > 0})
+		return
+	}
+	http.SetCookie(w, h.cookie(r, loginCookie, "", -1))
 	h.setSession(w, r, t)
+	h.log.Info("page sign-in", "actor", t.Name, "role", t.Role)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logout ends the session on the server: the cookie, wherever a copy of it
+// is, no longer signs anyone in. Only the session's own form may do it.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	h.clearSession(w, r)
+	s, ok := h.session(r)
+	if ok {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if err := r.ParseForm(); err != nil || !s.validCSRF(r.PostFormValue("csrf")) {
+			http.Error(w, "the form is stale or was not sent by this page; reload and try again", http.StatusForbidden)
+			return
+		}
+		h.log.Info("page sign-out", "actor", s.Name)
+	}
+	h.endSession(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// safeNext keeps a redirect target on this site.
+// safeNext keeps a redirect target on this site: a plain path starting
+// with one "/", of printable characters without spaces, backslashes or a
+// scheme. Browsers drop tabs and newlines from URLs and read "\" as "/",
+// so "/\t/evil.example" is "//evil.example": anything unusual is refused
+// rather than cleaned.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 || !plain(next) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	// The decoded path must be plain too: "/%09/host" or "/%5C%5Chost"
+	// is refused like what it decodes to.
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || !plain(u.Path) {
 		return "/"
 	}
 	return next
+}
+
+// plain: printable, no spaces, no control characters, no backslash.
+func plain(s string) bool {
+	for _, c := range s {
+		if c < 0x21 || c == 0x7f || c == '\\' || unicode.IsControl(c) || unicode.IsSpace(c) || !unicode.IsPrint(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // filter is the list's query string, parsed.
@@ -317,7 +377,7 @@ type listData struct {
 	NoTokensAtAll bool
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, s Session) {
 	f := parseFilter(r.URL.Query())
 	q, err := h.query(r.Context(), &f)
 	if err != nil {
@@ -329,7 +389,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, "read cases", err)
 		return
 	}
-	d := listData{Who: s.name, CSRF: s.csrf(), Filter: f, Kinds: reconcile.Kinds, Cases: cases, Total: total,
+	d := listData{Who: s.Name, CSRF: s.CSRF, Filter: f, Kinds: reconcile.Kinds, Cases: cases, Total: total,
 		Statuses: []string{"unresolved", "open", "acknowledged", "resolved", "all"}, GeneratedAt: h.now()}
 	d.Pages = max(1, (total+h.cfg.PageSize-1)/h.cfg.PageSize)
 	if len(cases) > 0 {
@@ -352,12 +412,14 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 
 type caseData struct {
 	Who, CSRF string
+	// CanReview: the role may acknowledge and resolve (else no forms).
+	CanReview bool
 	Case      reconcile.Discrepancy
 	History   []Event
 	Flash     string
 }
 
-func (h *Handler) showCase(w http.ResponseWriter, r *http.Request, s session) {
+func (h *Handler) showCase(w http.ResponseWriter, r *http.Request, s Session) {
 	id := r.PathValue("id")
 	d, err := h.cfg.Store.Discrepancy(r.Context(), id)
 	if errors.Is(err, reconcile.ErrNotFound) {
@@ -373,18 +435,18 @@ func (h *Handler) showCase(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, "read history", err)
 		return
 	}
-	h.render(w, http.StatusOK, "case.html", caseData{Who: s.name, CSRF: s.csrf(), Case: d, History: hist, Flash: r.URL.Query().Get("done")})
+	h.render(w, http.StatusOK, "case.html", caseData{Who: s.Name, CSRF: s.CSRF, CanReview: s.Role.Allows(reconcile.ActionReview), Case: d, History: hist, Flash: r.URL.Query().Get("done")})
 }
 
-func (h *Handler) review(action string) func(http.ResponseWriter, *http.Request, session) {
-	return func(w http.ResponseWriter, r *http.Request, s session) {
+func (h *Handler) review(action string) func(http.ResponseWriter, *http.Request, Session) {
+	return func(w http.ResponseWriter, r *http.Request, s Session) {
 		id := r.PathValue("id")
 		note := strings.TrimSpace(r.PostFormValue("note"))
 		var err error
 		if action == "ack" {
-			_, err = h.cfg.Store.Acknowledge(r.Context(), id, s.name, note)
+			_, err = h.cfg.Store.Acknowledge(r.Context(), id, s.Name, note)
 		} else {
-			_, err = h.cfg.Store.Resolve(r.Context(), id, s.name, note)
+			_, err = h.cfg.Store.Resolve(r.Context(), id, s.Name, note)
 		}
 		switch {
 		case errors.Is(err, reconcile.ErrNotFound):
@@ -397,7 +459,7 @@ func (h *Handler) review(action string) func(http.ResponseWriter, *http.Request,
 			h.fail(w, action, err)
 			return
 		}
-		h.log.Info("case reviewed", "discrepancy_id", id, "action", action, "actor", s.name)
+		h.log.Info("case reviewed", "discrepancy_id", id, "action", action, "actor", s.Name)
 		http.Redirect(w, r, "/cases/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
 	}
 }
@@ -405,7 +467,7 @@ func (h *Handler) review(action string) func(http.ResponseWriter, *http.Request,
 // exportLimit bounds a CSV download.
 const exportLimit = 100_000
 
-func (h *Handler) export(w http.ResponseWriter, r *http.Request, _ session) {
+func (h *Handler) export(w http.ResponseWriter, r *http.Request, _ Session) {
 	f := parseFilter(r.URL.Query())
 	q, err := h.query(r.Context(), &f)
 	if err != nil {

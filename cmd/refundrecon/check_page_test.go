@@ -12,14 +12,17 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-const supportToken = "tok_support_sam_4b7d1e9a"
+const (
+	supportToken = "tok_support_sam_4b7d1e9a"
+	viewerToken  = "tok_viewer_vic_8c2e5f1b"
+)
 
 // POST /api/lookup answers the lookup JSON; 404 with the same JSON when
-// nothing matched; a missing token gets 401.
+// nothing matched; a missing token gets 401, a viewer's 403.
 func TestAPILookup(t *testing.T) {
 	w := newWorld(t)
 	seedSupport(w)
-	p := startServe(t, w, map[string]string{"API_TOKENS": "sam:" + supportToken})
+	p := startServe(t, w, map[string]string{"API_TOKENS": "sam:" + supportToken + ":support,vic:" + viewerToken + ":viewer"})
 
 	code, body := p.request(http.MethodPost, "/api/lookup", supportToken, `{"query": "ann@example.com"}`)
 	if code != http.StatusOK {
@@ -38,6 +41,9 @@ func TestAPILookup(t *testing.T) {
 	}
 	if code, _ := p.request(http.MethodPost, "/api/lookup", "", `{"query": "ann@example.com"}`); code != http.StatusUnauthorized {
 		t.Errorf("without a token: %d, want 401", code)
+	}
+	if code, _ := p.request(http.MethodPost, "/api/lookup", viewerToken, `{"query": "ann@example.com"}`); code != http.StatusForbidden {
+		t.Errorf("a viewer's token: %d, want 403", code)
 	}
 	if code, _ := p.request(http.MethodPost, "/api/lookup", supportToken, `{"q": 1}`); code != http.StatusBadRequest {
 		t.Errorf("bad body: %d, want 400", code)

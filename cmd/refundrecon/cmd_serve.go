@@ -63,23 +63,35 @@ func validTokenName(name string) bool {
 	return true
 }
 
-// parseTokens reads API_TOKENS: comma-separated name:token pairs. Errors
-// name the pair by position or name, never the token.
-func parseTokens(v string) ([]server.Token, error) {
-	var out []server.Token
+// parseTokens reads API_TOKENS: comma-separated name:token or
+// name:token:role entries (no role: finance). Errors name the entry by
+// position or name, never the token (nor a role, which may be the tail of a
+// token holding a colon).
+func parseTokens(v string) ([]reconcile.Token, error) {
+	var out []reconcile.Token
 	names, values := map[string]bool{}, map[string]bool{}
-	for i, pair := range strings.Split(v, ",") {
-		pair = strings.TrimSpace(pair)
-		if pair == "" {
+	for i, entry := range strings.Split(v, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
 			continue
 		}
-		name, token, ok := strings.Cut(pair, ":")
-		name, token = strings.TrimSpace(name), strings.TrimSpace(token)
+		parts := strings.SplitN(entry, ":", 3)
+		for k := range parts {
+			parts[k] = strings.TrimSpace(parts[k])
+		}
+		if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+			return nil, fmt.Errorf("API_TOKENS: entry %d is not name:token or name:token:role", i+1)
+		}
+		name, token, roleName := parts[0], parts[1], ""
+		if len(parts) == 3 {
+			roleName = parts[2]
+		}
+		role, roleErr := reconcile.ParseRole(roleName)
 		switch {
-		case !ok || name == "" || token == "":
-			return nil, fmt.Errorf("API_TOKENS: entry %d is not name:token", i+1)
 		case !validTokenName(name):
 			return nil, fmt.Errorf("API_TOKENS: entry %d: the name may hold letters, digits and ._@+- only, up to 64", i+1)
+		case roleErr != nil:
+			return nil, fmt.Errorf("API_TOKENS: entry %d (%s): the role is none of viewer, support, finance, admin", i+1, name)
 		case len(token) < 16:
 			return nil, fmt.Errorf("API_TOKENS: the token of %s is shorter than 16 characters", name)
 		case names[name]:
@@ -88,17 +100,66 @@ func parseTokens(v string) ([]server.Token, error) {
 			return nil, fmt.Errorf("API_TOKENS: the token of %s is another name's too", name)
 		}
 		names[name], values[token] = true, true
-		out = append(out, server.Token{Name: name, Value: token})
+		out = append(out, reconcile.Token{Name: name, Value: token, Role: role})
 	}
 	return out, nil
 }
+
+// inFlight counts the customer checks running, so that shutdown can wait
+// for them. Once closed it starts no more checks: a WaitGroup would panic
+// when a check begins while shutdown waits (Add racing Wait).
+type inFlight struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	idle   chan struct{} // closed when closed and n is 0
+}
+
+func newInFlight() *inFlight { return &inFlight{idle: make(chan struct{})} }
+
+// begin counts a check in; false once shutdown started.
+func (f *inFlight) begin() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.n++
+	return true
+}
+
+func (f *inFlight) end() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.closed && f.n == 0 {
+		close(f.idle)
+	}
+}
+
+// close refuses new checks and returns a channel closed when the last
+// running one ends.
+func (f *inFlight) close() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		if f.n == 0 {
+			close(f.idle)
+		}
+	}
+	return f.idle
+}
+
+// errShuttingDown: serve is stopping and starts no more checks.
+var errShuttingDown = fmt.Errorf("serve is shutting down: %w", context.Canceled)
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
 	var o serveOptions
 	fs, e := newFlagSet("serve", getenv, stderr, &s, true)
 	e.str(&o.ListenAddr, "listen-addr", "LISTEN_ADDR", ":8080", "HTTP address of health, metrics, the API and webhooks")
-	e.secret(&o.APITokens, "api-tokens", "API_TOKENS", "comma-separated name:token pairs allowed on /api/; the name goes into the audit trail")
+	e.secret(&o.APITokens, "api-tokens", "API_TOKENS", "comma-separated name:token or name:token:role entries allowed on /api/ and the page; roles viewer, support, finance (the default), admin; the name goes into the audit trail")
 	e.str(&o.Schedule, "schedule", "SCHEDULE", schedule.DefaultSpec, "cron spec of the nightly run (five fields, CRON_TZ= prefix allowed)")
 	e.secret(&o.WebhookSecret, "stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "whsec_… signing secret of the Stripe webhook endpoint")
 	e.duration(&o.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 25*time.Second,
@@ -181,7 +242,7 @@ func stripeStats(st gateway.Stats) server.StripeStats {
 // accepting requests and firing the schedule, lets the work in progress
 // finish within the shutdown timeout, then cancels it (a cancelled run
 // records itself as failed) and waits for that.
-func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tokens []server.Token, database string, stdout io.Writer) error {
+func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tokens []reconcile.Token, database string, stdout io.Writer) error {
 	log := a.log
 	a.lockWait = lockWait{window: serveWindowLockWait, customer: serveCustomerLockWait}
 
@@ -189,7 +250,7 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 	// signal by the shutdown timeout.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	var inFlight sync.WaitGroup
+	checks := newInFlight()
 
 	metrics := server.NewMetrics(server.MetricsConfig{
 		Unresolved: func(ctx context.Context) ([]reconcile.Discrepancy, error) { return a.db.OpenDiscrepancies(ctx, "") },
@@ -202,8 +263,10 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 	a.afterRun = append(a.afterRun, metrics.ObserveRun)
 
 	check := func(ctx context.Context, customerID string) (reconcile.Report, error) {
-		inFlight.Add(1)
-		defer inFlight.Done()
+		if !checks.begin() {
+			return reconcile.Report{}, errShuttingDown
+		}
+		defer checks.end()
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		defer context.AfterFunc(work, cancel)()
@@ -241,7 +304,7 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		Metrics: metrics,
 		Logger:  log,
 		Page: web.New(web.Config{
-			Store: pageStore{a.db}, Tokens: pageTokens(tokens), Logger: log,
+			Store: pageStore{a.db}, Tokens: tokens, Logger: log,
 		}).WithCheck(a.pageCheck), // support page (cmd_lookup.go)
 		PageRoutes: slices.Concat(web.Routes, web.CheckRoutes),
 	}).WithLookup(a.apiLookup) // POST /api/lookup (cmd_lookup.go)
@@ -256,9 +319,8 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 	go func() { httpErr <- httpSrv.Serve(ln) }()
 
 	var bg sync.WaitGroup
-	recheckCtx, stopRecheck := context.WithCancel(work)
-	defer stopRecheck()
-	bg.Go(func() { rechecker.Run(recheckCtx) })
+	defer rechecker.Stop()
+	bg.Go(func() { rechecker.Run(work) })
 	alertCtx, stopAlerts := context.WithCancel(work)
 	defer stopAlerts()
 	if a.alerts != nil && len(a.alerts.Channels) > 0 {
@@ -281,7 +343,7 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 	scheduler.Start(ctx)
 	tokenNames := make([]string, len(tokens))
 	for i, t := range tokens {
-		tokenNames[i] = t.Name
+		tokenNames[i] = t.Name + ":" + string(t.Role)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "schedule", o.Schedule, "next_run", scheduler.Next(),
 		"api_tokens", tokenNames, "webhooks", webhook != nil, "database", database)
@@ -309,14 +371,17 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 			log.Warn("scheduled run did not finish in time", "error", err)
 		}
 	})
-	stopRecheck() // the check in progress, if any, still finishes
+	// Re-checks still waiting are dropped (the next nightly run covers
+	// them); the one in progress, if any, finishes within the grace.
+	rechecker.Stop()
 	stopping.Wait()
 	// Whatever still runs is cancelled now, records itself as failed, and is
-	// waited for.
+	// waited for; no check starts any more.
+	idle := checks.close()
 	cancelWork()
 	done := make(chan struct{})
 	go func() {
-		inFlight.Wait()
+		<-idle
 		bg.Wait()
 		close(done)
 	}()
@@ -352,12 +417,3 @@ func (a *app) scheduledRun(ctx context.Context, slot time.Time, metrics *server.
 }
 
 var _ http.Handler = (*server.Server)(nil)
-
-// pageTokens gives the page the API's tokens: one sign-in for both.
-func pageTokens(tokens []server.Token) []web.Token {
-	out := make([]web.Token, len(tokens))
-	for i, t := range tokens {
-		out[i] = web.Token{Name: t.Name, Value: t.Value}
-	}
-	return out
-}

@@ -24,6 +24,32 @@ import (
 
 const pageToken = "tok_finance_alice_7f3a9c"
 
+// pageTokens: alice (finance, no role given in API_TOKENS) and one token
+// of every other role.
+var pageTokens = []reconcile.Token{
+	{Name: "alice", Value: pageToken, Role: reconcile.RoleFinance},
+	{Name: "vic", Value: "tok_viewer_vic_0123456789", Role: reconcile.RoleViewer},
+	{Name: "sam", Value: "tok_support_sam_0123456789", Role: reconcile.RoleSupport},
+	{Name: "ada", Value: "tok_admin_ada_0123456789", Role: reconcile.RoleAdmin},
+}
+
+// login signs c in with token through the form, as a browser does (the
+// form's CSRF token included), and returns the answer.
+func login(t *testing.T, c *http.Client, base, token, next string) *http.Response {
+	t.Helper()
+	form := get(t, c, base+"/login")
+	csrf := between(form, `name="csrf" value="`, `"`)
+	if csrf == "" {
+		t.Fatalf("the login form carries no CSRF token:\n%s", form)
+	}
+	resp, err := c.PostForm(base+"/login", url.Values{"token": {token}, "next": {next}, "csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 // pageWorld serves the finance page over the demo's cases.
 func pageWorld(t *testing.T) (*httptest.Server, *store.DB) {
 	t.Helper()
@@ -37,7 +63,7 @@ func pageWorld(t *testing.T) (*httptest.Server, *store.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	h := web.New(web.Config{Store: pageStore{db}, Tokens: []web.Token{{Name: "alice", Value: pageToken}}, PageSize: 10})
+	h := web.New(web.Config{Store: pageStore{db}, Tokens: pageTokens, PageSize: 10})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, db
@@ -149,13 +175,12 @@ func TestFinancePageHTTP(t *testing.T) {
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	// A wrong token is refused; the right one sets an HttpOnly, SameSite cookie.
-	resp, err := c.PostForm(srv.URL+"/login", url.Values{"token": {"nope"}})
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("wrong token: %v %v", resp.StatusCode, err)
+	if resp := login(t, c, srv.URL, "nope", "/"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %v", resp.StatusCode)
 	}
-	resp, err = c.PostForm(srv.URL+"/login", url.Values{"token": {pageToken}, "next": {"//evil.example/"}})
-	if err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-		t.Fatalf("login: %v %v %q", resp.StatusCode, err, resp.Header.Get("Location"))
+	resp := login(t, c, srv.URL, pageToken, "//evil.example/")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("login: %v %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	var cookie *http.Cookie
 	for _, ck := range resp.Cookies() {
@@ -182,7 +207,7 @@ func TestFinancePageHTTP(t *testing.T) {
 	// A POST without the form's CSRF token changes nothing.
 	ds, _ := db.Discrepancies(context.Background(), store.Filter{})
 	id := ds[0].ID
-	resp, err = c.PostForm(srv.URL+"/cases/"+id+"/ack", url.Values{"note": {"forged"}})
+	resp, err := c.PostForm(srv.URL+"/cases/"+id+"/ack", url.Values{"note": {"forged"}})
 	if err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("ack without CSRF token: %v %v", resp.StatusCode, err)
 	}
@@ -247,3 +272,144 @@ func newJar() http.CookieJar {
 }
 
 func cookiejarNew() (http.CookieJar, error) { return cookiejar.New(nil) }
+
+// A signed-in user is never sent off-site by the login's next: a TAB or a
+// newline (which browsers drop, making "//host"), a backslash, a scheme.
+func TestLoginNextStaysOnSite(t *testing.T) {
+	srv, _ := pageWorld(t)
+	for _, next := range []string{"/\t/evil.example/phish", "/\n/evil.example", "/\\evil.example", "//evil.example", "https://evil.example",
+		"/%09/evil.example", "javascript:alert(1)", "/\r\n/evil.example"} {
+		c := &http.Client{Jar: newJar(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		if loc := login(t, c, srv.URL, pageToken, next).Header.Get("Location"); loc != "/" {
+			t.Errorf("next %q: redirected to %q", next, loc)
+		}
+		// The form shown keeps only a safe target too.
+		if form := get(t, c, srv.URL+"/login?next="+url.QueryEscape(next)); !strings.Contains(form, `name="next" value="/"`) {
+			t.Errorf("next %q kept in the form", next)
+		}
+	}
+	// The real query of the issue: /login?next=/%09/host/phish.
+	c := &http.Client{Jar: newJar(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := get(t, c, srv.URL+"/login?next=/%09/host/phish")
+	if next := between(form, `name="next" value="`, `"`); next != "/" {
+		t.Errorf("/login?next=/%%09/host/phish keeps %q", next)
+	}
+	if loc := login(t, c, srv.URL, pageToken, "/cases/x?status=all").Header.Get("Location"); loc != "/cases/x?status=all" {
+		t.Errorf("a plain same-site target became %q", loc)
+	}
+}
+
+// A login POST without the form's CSRF token (or with another one) is
+// refused: nobody can sign a browser in under an attacker's token.
+func TestLoginNeedsCSRFToken(t *testing.T) {
+	srv, _ := pageWorld(t)
+	c := &http.Client{Jar: newJar(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for name, form := range map[string]url.Values{
+		"no token":      {"token": {pageToken}},
+		"made-up token": {"token": {pageToken}, "csrf": {"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"}},
+	} {
+		resp, err := c.PostForm(srv.URL+"/login", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 && resp.Cookies()[0].Name == "refundrecon_session" {
+			t.Errorf("%s: %d %v", name, resp.StatusCode, resp.Cookies())
+		}
+	}
+	// The form's own token signs in.
+	if resp := login(t, c, srv.URL, pageToken, "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login with the form's token: %d", resp.StatusCode)
+	}
+}
+
+// Signing out ends the session on the server: a copy of the cookie taken
+// before is refused after.
+func TestLogoutEndsTheSessionForGood(t *testing.T) {
+	srv, _ := pageWorld(t)
+	c := &http.Client{Jar: newJar(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp := login(t, c, srv.URL, pageToken, "/")
+	var captured *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "refundrecon_session" {
+			captured = ck
+		}
+	}
+	if captured == nil {
+		t.Fatal("no session cookie")
+	}
+	withCaptured := func() int {
+		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+		req.AddCookie(captured)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := withCaptured(); code != http.StatusOK {
+		t.Fatalf("the cookie before signing out: %d", code)
+	}
+	page := get(t, c, srv.URL+"/")
+	csrf := between(page, `name="csrf" value="`, `"`)
+	// Signing out needs the page's form token too.
+	if resp, err := c.PostForm(srv.URL+"/logout", url.Values{}); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("logout without the form token: %v %v", resp.StatusCode, err)
+	}
+	if resp, err := c.PostForm(srv.URL+"/logout", url.Values{"csrf": {csrf}}); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %v %v", resp.StatusCode, err)
+	}
+	if code := withCaptured(); code != http.StatusSeeOther {
+		t.Fatalf("the cookie captured before signing out still opens the page: %d", code)
+	}
+}
+
+// Every role against every page route: viewer and support read; only
+// finance and admin see the review forms and may post them (403
+// otherwise, and the case does not change).
+func TestPageRoles(t *testing.T) {
+	srv, db := pageWorld(t)
+	ds, err := db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
+	if err != nil || len(ds) < len(pageTokens) {
+		t.Fatalf("%d open cases (%v)", len(ds), err)
+	}
+	for i, tok := range pageTokens {
+		t.Run(string(tok.Role), func(t *testing.T) {
+			id := ds[i].ID
+			c := &http.Client{Jar: newJar(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			if resp := login(t, c, srv.URL, tok.Value, "/"); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("login: %d", resp.StatusCode)
+			}
+			get(t, c, srv.URL+"/")
+			get(t, c, srv.URL+"/export.csv")
+			page := get(t, c, srv.URL+"/cases/"+id)
+			csrf := between(page, `name="csrf" value="`, `"`) // the sign-out form's, at least
+			reviewer := tok.Role.Allows(reconcile.ActionReview)
+			if shown := strings.Contains(page, `id="ack"`) || strings.Contains(page, `id="resolve"`); shown != reviewer {
+				t.Errorf("review buttons shown: %v, want %v", shown, reviewer)
+			}
+			for _, action := range []string{"ack", "resolve"} {
+				resp, err := c.PostForm(srv.URL+"/cases/"+id+"/"+action, url.Values{"csrf": {csrf}, "note": {"done by " + tok.Name}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				want := http.StatusForbidden
+				if reviewer {
+					want = http.StatusSeeOther
+				}
+				if resp.StatusCode != want {
+					t.Errorf("POST %s: %d, want %d", action, resp.StatusCode, want)
+				}
+			}
+			d, err := db.Discrepancy(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]reconcile.Status{true: reconcile.StatusResolved, false: reconcile.StatusOpen}[reviewer]; d.Status != want {
+				t.Errorf("case %s after %s's POSTs: %s, want %s", id, tok.Role, d.Status, want)
+			}
+		})
+	}
+}

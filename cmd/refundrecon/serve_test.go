@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,7 +97,7 @@ func (p *serveProc) stop() error {
 	case err := <-p.done:
 		p.done <- err // for a second stop
 		return err
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		p.t.Fatalf("serve did not stop:\n%s", p.stderr)
 		return nil
 	}
@@ -340,7 +342,12 @@ func TestServeWebhookRechecksTheCustomer(t *testing.T) {
 	if code, _ := p.request("POST", "/webhooks/stripe", "", string(payload)+" ", "Stripe-Signature", sig); code != 400 {
 		t.Errorf("a body changed after signing: %d", code)
 	}
-	time.Sleep(400 * time.Millisecond) // longer than RECHECK_DELAY
+	// Refused means never queued: the counters say so, with no wait on a
+	// timer (a queued re-check would show as queued before it ran).
+	if _, body := p.request("GET", "/metrics", "", ""); !strings.Contains(string(body), `refundrecon_webhook_events_total{outcome="rejected"} 5`) ||
+		!strings.Contains(string(body), `refundrecon_webhook_events_total{outcome="queued"} 0`) {
+		t.Fatalf("refused webhooks counted:\n%s", grep(string(body), "refundrecon_webhook_events_total"))
+	}
 	if n := countRuns(t, w.db); n != 0 {
 		t.Fatalf("refused webhooks ran %d reconciliations", n)
 	}
@@ -530,7 +537,7 @@ func TestServeShutdownDuringARun(t *testing.T) {
 		name, timeout string
 		want          string
 	}{
-		{"finishes within the grace", "10s", "succeeded"},
+		{"finishes within the grace", "45s", "succeeded"}, // ample on a loaded machine: the run takes ~6s
 		{"cancelled after the grace", "200ms", "failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -627,6 +634,7 @@ func TestServeConfigurationErrors(t *testing.T) {
 		{"unknown zone", map[string]string{"SCHEDULE": "CRON_TZ=Mars/Base 0 2 * * *"}, "Mars/Base"},
 		{"tokens not pairs", map[string]string{"API_TOKENS": "justatoken"}, "API_TOKENS: entry 1"},
 		{"short token", map[string]string{"API_TOKENS": "ann:short"}, "shorter than 16"},
+		{"unknown role", map[string]string{"API_TOKENS": "bob:tok_bob_0123456789abcdef:viewer,ann:tok_ann_0123456789abcdef:oops"}, "entry 2 (ann): the role is none of viewer, support, finance, admin"},
 		{"webhook secret", map[string]string{"STRIPE_WEBHOOK_SECRET": "sk_test_oops"}, "whsec_"},
 		{"listen address", map[string]string{"LISTEN_ADDR": "8080"}, "LISTEN_ADDR"},
 	} {
@@ -641,9 +649,104 @@ func TestServeConfigurationErrors(t *testing.T) {
 			if !strings.Contains(stderr.String(), tc.says) {
 				t.Fatalf("stderr does not say %q: %s", tc.says, stderr.String())
 			}
-			if strings.Contains(stderr.String(), "oops") || strings.Contains(stderr.String(), "justatoken") {
+			if strings.Contains(stderr.String(), "oops") || strings.Contains(stderr.String(), "justatoken") || strings.Contains(stderr.String(), "tok_") {
 				t.Fatalf("a secret is shown: %s", stderr.String())
 			}
 		})
+	}
+}
+
+// signedRefundEvent is a refund.updated event about one refund of charge,
+// signed with serve's webhook secret.
+func signedRefundEvent(id, refund, charge string, at time.Time) ([]byte, string) {
+	payload := []byte(fmt.Sprintf(`{"id":%q,"object":"event","created":%d,"type":"refund.updated","data":{"object":{"id":%q,"object":"refund","charge":%q,"status":"succeeded"}}}`,
+		id, at.Unix(), refund, charge))
+	return payload, webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: serveWebhookSecret, Timestamp: at}).Header
+}
+
+// SIGTERM right after a burst of signed webhook events stops serve cleanly
+// (no panic, exit 0, well within the grace period), and the re-checks still
+// waiting are dropped, not run during shutdown.
+func TestServeStopsCleanlyAfterAWebhookBurst(t *testing.T) {
+	w := newWorld(t)
+	const n = 30
+	for i := range n {
+		simpleCase(w, fmt.Sprintf("cus_b%02d", i))
+	}
+	p := startServe(t, w, map[string]string{"STRIPE_WEBHOOK_SECRET": serveWebhookSecret, "RECHECK_DELAY": "1ms", "SHUTDOWN_TIMEOUT": "20s"})
+	for i := range n {
+		c := fmt.Sprintf("cus_b%02d", i)
+		payload, sig := signedRefundEvent(fmt.Sprintf("evt_burst_%02d", i), "re_"+c, "ch_"+c, time.Now())
+		if code, body := p.request("POST", "/webhooks/stripe", "", string(payload), "Stripe-Signature", sig); code != 200 {
+			t.Fatalf("event %d: %d %s", i, code, body)
+		}
+	}
+	waitUntil(t, 10*time.Second, "re-checks to start", func() bool { return countRuns(t, w.db) > 0 })
+	before := countRuns(t, w.db)
+	start := time.Now()
+	if err := p.stop(); err != nil {
+		t.Fatalf("serve after a webhook burst: %v\n%s", err, p.stderr)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("stopping took %s", took)
+	}
+	// The check in flight finished (or was cancelled); none started after.
+	if after := countRuns(t, w.db); after > before+2 {
+		t.Errorf("%d re-check runs started during shutdown (%d before it)", after-before, before)
+	}
+	var running int
+	if err := w.db.SQLX().Get(&running, `SELECT COUNT(*) FROM runs WHERE status = 'running'`); err != nil {
+		t.Fatal(err)
+	}
+	if running != 0 {
+		t.Errorf("%d runs left running", running)
+	}
+}
+
+// API_TOKENS roles through serve: a viewer reads, a support token checks
+// customers, neither acknowledges nor resolves (403); an entry without a
+// role is finance.
+func TestServeTokenRoles(t *testing.T) {
+	w := newWorld(t)
+	seedScenario(w)
+	const viewer, support, finance = "tok_viewer_0123456789abcdef", "tok_support_0123456789abcd", "tok_finance_0123456789abcd"
+	p := startServe(t, w, map[string]string{"API_TOKENS": "vic:" + viewer + ":viewer, sam:" + support + ":support, fin:" + finance})
+	if code, body := p.request("POST", "/api/customers/cus_failed/reconcile", finance, ""); code != 200 {
+		t.Fatalf("finance reconcile: %d %s", code, body)
+	}
+	ds, err := w.db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("no open case to review (%v)", err)
+	}
+	id := ds[0].ID
+	for _, tc := range []struct {
+		token        string
+		list, check  int
+		ack, resolve int
+	}{
+		{viewer, 200, 403, 403, 403},
+		{support, 200, 200, 403, 403},
+		{finance, 200, 200, 200, 200},
+	} {
+		got := []int{}
+		for _, rq := range []struct{ method, path, body string }{
+			{"GET", "/api/discrepancies", ""},
+			{"POST", "/api/customers/cus_failed/reconcile", ""},
+			{"POST", "/api/discrepancies/" + id + "/ack", `{"note":"seen"}`},
+			{"POST", "/api/discrepancies/" + id + "/resolve", `{"note":"fixed"}`},
+		} {
+			code, _ := p.request(rq.method, rq.path, tc.token, rq.body)
+			got = append(got, code)
+		}
+		if want := []int{tc.list, tc.check, tc.ack, tc.resolve}; !slices.Equal(got, want) {
+			t.Errorf("token %s: %v, want %v", tc.token[:len("tok_support")], got, want)
+		}
+	}
+	var actors []string
+	if err := w.db.SQLX().Select(&actors, `SELECT actor FROM discrepancy_events WHERE actor IN ('vic', 'sam', 'fin') ORDER BY actor`); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(actors, []string{"fin", "fin"}) {
+		t.Errorf("reviews recorded by %v, want fin twice", actors)
 	}
 }
