@@ -14,7 +14,7 @@ import (
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
-	fs, e := newFlagSet("migrate", getenv, stderr, &s, false)
+	fs, e := newFlags("migrate", getenv, &s, useDB|useLedgerDB)
 	withLedger := fs.Bool("with-ledger", false, "also create the ledger table ledger_refunds (in the ledger database)")
 	pos, err := e.parse(args)
 	if err != nil {
@@ -109,6 +109,7 @@ func cmdCustomer(ctx context.Context, args []string, getenv func(string) string,
 	return reconcileAndReport(ctx, &s, scope, *format, false, stdout, stderr, report.WriteVerdict)
 }
 
+// checkFormat checks --format text|json; parsing has put it in lower case.
 func checkFormat(f string) error {
 	if f != "text" && f != "json" {
 		return usagef("--format %q is not text or json", f)
