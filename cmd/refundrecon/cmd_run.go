@@ -126,7 +126,14 @@ func reconcileAndReport(ctx context.Context, s *settings, scope reconcile.Scope,
 		return err
 	}
 	defer a.Close()
+	// On a terminal, a progress line while the run works (progress.go).
+	progress := newProgressLine(stderr, a.gateway.Stats, s.StripeMaxRPS)
+	if progress != nil {
+		a.runner.Progress = progress.Update
+	}
+	progress.Start()
 	rep, runErr := a.reconcile(ctx, scope)
+	progress.Finish()
 	if runErr != nil && rep.Run.ID == "" {
 		return runErr // the run could not even start
 	}
