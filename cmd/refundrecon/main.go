@@ -94,6 +94,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	c, rest, group, ok := findCommand(args)
 	if !ok {
+		if len(group) > 0 && len(args) == 2 && (args[1] == "--help" || args[1] == "-h" || args[1] == "-help") {
+			return cmdHelp(ctx, args[:1], getenv, stdout, stderr)
+		}
 		if len(group) > 0 {
 			return usageError{msg: fmt.Sprintf("%s takes a subcommand: %s", args[0], names(group)), cmd: args[0]}
 		}

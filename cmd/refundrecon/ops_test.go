@@ -93,6 +93,14 @@ func TestHelpEveryCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "completion bash|zsh|fish") || !strings.Contains(out, "ledger import FILE.csv") {
 		t.Errorf("help: exit %d\n%s", code, out)
 	}
+	for _, args := range [][]string{{"help", "ledger"}, {"ledger", "--help"}} {
+		if out, _, code := runCLI(t, nil, args...); code != 0 || !strings.Contains(out, "ledger import") {
+			t.Errorf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	if _, stderr, code := runCLI(t, nil, "ledger"); code != 2 || !strings.Contains(stderr, "ledger takes a subcommand: ledger import\nsee 'refundrecon help ledger'") {
+		t.Errorf("ledger: exit %d, %s", code, stderr)
+	}
 	if _, stderr, code := runCLI(t, nil, "help", "nosuch"); code != 2 || !strings.Contains(stderr, `unknown command "nosuch"`) {
 		t.Errorf("help nosuch: exit %d, %s", code, stderr)
 	}
