@@ -8,8 +8,15 @@ BIN := bin/refundrecon
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/refundrecon
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/refundrecon
+# refundrecon version prints these; without them it falls back on the
+# module's build information.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+
+build: ## build bin/refundrecon, stamped with VERSION, COMMIT and DATE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/refundrecon
 
 test: ## run every test; finds PostgreSQL or starts a throwaway one
 	./scripts/with-postgres.sh $(GO) test -count=1 -race ./...
@@ -65,5 +72,5 @@ docker-steps: ## deploy/Dockerfile's build steps without Docker: bin/docker/out/
 	cd $(DOCKER_ROOT)/src && TARGETOS=$$($(GO) env GOOS) && TARGETARCH=$$($(GO) env GOARCH) && CGO_ENABLED=0 GOOS=$$TARGETOS GOARCH=$$TARGETARCH $(GO) build -trimpath -ldflags="-s -w" -o $(DOCKER_ROOT)/out/refundrecon ./cmd/refundrecon
 	cd $(DOCKER_ROOT)/src && mkdir -p $(DOCKER_ROOT)/out/data
 
-deploy-check: ## validate deploy/ offline: kustomize, compose, systemd units, Dockerfile, static binary
+deploy-check: ## validate deploy/ offline: kustomize, compose, systemd units, Dockerfile, static binary, promtool rules
 	$(GO) test -count=1 -v ./internal/deploycheck/

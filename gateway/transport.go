@@ -74,6 +74,7 @@ type counters struct {
 	timeouts      atomic.Int64
 	limiterWait   atomic.Int64 // nanoseconds
 	refunds       atomic.Int64
+	responses     responseCounts // by endpoint and final status (responses.go)
 }
 
 // Stats counts the adapter's work since New, for metrics and benchmarks.
@@ -152,7 +153,7 @@ func (e errAttemptTimeout) Error() string {
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *transport) RoundTrip(req *http.Request) (resp *http.Response, err error) {
 	// A RoundTripper must close the body, even on error. A GET carries none
 	// worth sending (stripe-go puts the parameters in the query).
 	if req.Body != nil {
@@ -162,7 +163,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%w: refused %s %s", errReadOnly, req.Method, req.URL.Path)
 	}
 	ctx := req.Context()
-	t.stats.requests[classify(req.URL.EscapedPath())].Add(1)
+	ep := classify(req.URL.EscapedPath())
+	t.stats.requests[ep].Add(1)
+	defer func() { t.stats.responses.count(ep, resp, err) }()
 	for attempt := 1; ; attempt++ {
 		if err := t.waitLimiter(ctx); err != nil {
 			return nil, err

@@ -35,6 +35,8 @@ type Runner struct {
 	// at once (fanout.go); 0 or 1 lists them one at a time. Above 1, the
 	// Gateway must be safe for concurrent use.
 	ChargeConcurrency int
+	// Progress, when set, is told how far the run has come (progress.go).
+	Progress func(Progress)
 }
 
 // Timings says where a run spent its time.
@@ -264,6 +266,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	log := r.log().With("run_id", run.ID)
 
 	// The ledger side, with the margin.
+	r.progress(Progress{Phase: PhaseLedger})
 	start := time.Now()
 	err := r.Ledger.Refunds(ctx, LedgerQuery{Since: from, Until: to, CustomerID: scope.CustomerID}, func(l LedgerRefund) error {
 		s.addLedger(l, false)
@@ -276,6 +279,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	log.Debug("ledger read", "ledger_refunds", s.ledger.len(), "elapsed", t.Ledger)
 
 	// The gateway side: the window's listing, or a customer's charges.
+	r.progress(Progress{Phase: PhaseGateway, LedgerRefunds: s.ledger.len()})
 	start = time.Now()
 	err = r.fetchGateway(ctx, s, from, to)
 	t.Gateway += time.Since(start)
@@ -284,6 +288,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	}
 	log.Debug("gateway read", "gateway_refunds", s.gateway.len(), "elapsed", t.Gateway)
 
+	r.progress(Progress{Phase: PhaseCheck, LedgerRefunds: s.ledger.len(), GatewayRefunds: s.gateway.len()})
 	start = time.Now()
 	m := matchTables(&s.ledger, &s.gateway, &s.gwIndex)
 	t.Match += time.Since(start)
@@ -435,7 +440,11 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 // fetchGateway reads the gateway side of the scope.
 func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time) error {
 	scope := s.scope
-	add := func(g GatewayRefund) error { s.addGateway(g); return nil }
+	add := func(g GatewayRefund) error {
+		s.addGateway(g)
+		r.progress(Progress{Phase: PhaseGateway, LedgerRefunds: s.ledger.len(), GatewayRefunds: s.gateway.len()})
+		return nil
+	}
 	if scope.CustomerID == "" {
 		if err := r.Gateway.Refunds(ctx, from, to, add); err != nil {
 			return fmt.Errorf("list gateway refunds: %w", err)

@@ -455,7 +455,7 @@ func TestMetrics(t *testing.T) {
 		{"refundrecon_runs_total", map[string]string{"scope": "window", "status": "succeeded"}, 1},
 		{"refundrecon_runs_total", map[string]string{"scope": "customer", "status": "failed"}, 1},
 		{"refundrecon_runs_total", map[string]string{"scope": "window", "status": "failed"}, 0},
-		{"refundrecon_run_duration_seconds", map[string]string{"scope": "window"}, 1},
+		{"refundrecon_run_duration_seconds", map[string]string{"scope": "window", "status": "succeeded"}, 1},
 		{"refundrecon_runs_skipped_total", map[string]string{"reason": "done"}, 1},
 		{"refundrecon_open_discrepancies", map[string]string{"kind": "gateway_failed"}, 1}, // the resolved one is not counted
 		{"refundrecon_open_discrepancies", map[string]string{"kind": "missing_in_ledger"}, 1},

@@ -176,6 +176,9 @@ func (l *Ledger) stream(ctx context.Context, query string, args []any, fn func(r
 	}
 	rows, err := l.db.db.QueryContext(ctx, query, args...)
 	if err != nil {
+		if terr := l.missingLedgerTable(err); terr != err {
+			return terr
+		}
 		return fmt.Errorf("run ledger query: %w", err)
 	}
 	defer rows.Close()

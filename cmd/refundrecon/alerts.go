@@ -64,6 +64,7 @@ func joinKinds(ks []reconcile.Kind) string {
 
 // count defines a non-negative integer flag that falls back on env.
 func (e *envFlags) count(p *int, name, env string, def int, help string) {
+	e.note(name, env, strconv.Itoa(def))
 	if v := e.getenv(env); v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 {
@@ -72,7 +73,7 @@ func (e *envFlags) count(p *int, name, env string, def int, help string) {
 			def = n
 		}
 	}
-	e.fs.IntVar(p, name, def, help+" ($"+env+")")
+	e.fs.IntVar(p, name, def, help)
 }
 
 // checkHTTPURL reports whether s is an http or https URL with a host.

@@ -136,6 +136,9 @@ func (a *app) reconcile(ctx context.Context, scope reconcile.Scope) (rep reconci
 		// The error goes back to the caller, which shows it; the summary
 		// line only says the run failed.
 		a.log.Warn("run failed", attrs...)
+		if errors.Is(err, store.ErrNoLedgerTable) {
+			return rep, fmt.Errorf("%w: create it with 'refundrecon migrate --with-ledger' (and fill it, e.g. 'refundrecon ledger import'), or set LEDGER_QUERY or LEDGER_QUERY_FILE to read your own ledger", err)
+		}
 		if errors.Is(err, reconcile.ErrUnauthorized) {
 			return rep, fmt.Errorf("%w (check STRIPE_API_KEY and its permissions)", err)
 		}

@@ -30,17 +30,13 @@ const demoKey = "sk_test_refundrecon_demo"
 
 func cmdDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dbPath := fs.String("db", "refundrecon-demo.db", "SQLite file to create afresh (deleted first if it exists)")
 	customers := fs.Int("customers", 300, "customers in the simulated account")
 	refunds := fs.Int("refunds", 2000, "ledger refunds to generate")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same report")
 	out := fs.String("out", "refundrecon-demo-report.csv", "where to write the CSV mismatch report")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("demo takes no arguments, got %q", fs.Arg(0))

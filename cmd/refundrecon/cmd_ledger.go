@@ -16,16 +16,11 @@ import (
 // errBadLines: an import kept its good lines but rejected others.
 var errBadLines = errors.New("some lines were not imported")
 
-func cmdLedger(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "check" {
-		return cmdLedgerCheck(ctx, args[1:], getenv, stdout, stderr)
-	}
-	if len(args) == 0 || args[0] != "import" {
-		return usagef("ledger takes a subcommand: ledger import FILE.csv or ledger check")
-	}
+// cmdLedgerImport is `ledger import FILE.csv`.
+func cmdLedgerImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
-	_, e := newFlagSet("ledger import", getenv, stderr, &s, false)
-	pos, err := e.parse(args[1:])
+	_, e := newFlags("ledger import", getenv, &s, useDB|useLedgerDB)
+	pos, err := e.parse(args)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 
 func cmdReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
-	fs, e := newFlagSet("report", getenv, stderr, &s, false)
+	fs, e := newFlags("report", getenv, &s, useDB)
 	status := fs.String("status", "open", "open (open and acknowledged cases) or all")
 	format := fs.String("format", "text", "text, csv, json or html")
 	out := fs.String("out", "", "write to this file instead of standard output")

@@ -17,8 +17,7 @@ import (
 // and delivers it, with anything else pending, before returning.
 func cmdReview(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
-	fs, e := newFlagSet(cmd, getenv, stderr, &s, false)
-	e.alertFlags(&s)
+	fs, e := newFlags(cmd, getenv, &s, useDB|useLog|useAlerts)
 	by := fs.String("by", "", "who does it (required); recorded in the audit trail")
 	noteHelp := "why, recorded in the audit trail"
 	if cmd == "resolve" {

@@ -15,7 +15,7 @@ import (
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
-	fs, e := newFlagSet("migrate", getenv, stderr, &s, false)
+	fs, e := newFlags("migrate", getenv, &s, useDB|useLedgerDB)
 	withLedger := fs.Bool("with-ledger", false, "also create the ledger table ledger_refunds (in the ledger database)")
 	pos, err := e.parse(args)
 	if err != nil {
@@ -110,6 +110,7 @@ func cmdCustomer(ctx context.Context, args []string, getenv func(string) string,
 	return reconcileAndReport(ctx, &s, scope, *format, false, stdout, stderr, report.WriteVerdict)
 }
 
+// checkFormat checks --format text|json; parsing has put it in lower case.
 func checkFormat(f string) error {
 	if f != "text" && f != "json" {
 		return usagef("--format %q is not text or json", f)
@@ -126,7 +127,14 @@ func reconcileAndReport(ctx context.Context, s *settings, scope reconcile.Scope,
 		return err
 	}
 	defer a.Close()
+	// On a terminal, a progress line while the run works (progress.go).
+	progress := newProgressLine(stderr, a.gateway.Stats, s.StripeMaxRPS)
+	if progress != nil {
+		a.runner.Progress = progress.Update
+	}
+	progress.Start()
 	rep, runErr := a.reconcile(ctx, scope)
+	progress.Finish()
 	if runErr != nil && rep.Run.ID == "" {
 		return runErr // the run could not even start
 	}

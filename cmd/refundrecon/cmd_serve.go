@@ -17,6 +17,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/refundrecon/refundrecon/gateway"
+	"github.com/refundrecon/refundrecon/money"
 	"github.com/refundrecon/refundrecon/reconcile"
 	"github.com/refundrecon/refundrecon/schedule"
 	"github.com/refundrecon/refundrecon/server"
@@ -160,7 +161,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs, e := newFlagSet("serve", getenv, stderr, &s, true)
 	e.str(&o.ListenAddr, "listen-addr", "LISTEN_ADDR", ":8080", "HTTP address of health, metrics, the API and webhooks")
 	e.secret(&o.APITokens, "api-tokens", "API_TOKENS", "comma-separated name:token or name:token:role entries allowed on /api/ and the page; roles viewer, support, finance (the default), admin; the name goes into the audit trail")
-	e.str(&o.Schedule, "schedule", "SCHEDULE", schedule.DefaultSpec, "cron spec of the nightly run (five fields, CRON_TZ= prefix allowed)")
+	e.str(&o.Schedule, "schedule", "SCHEDULE", schedule.DefaultSpec, "cron spec of the nightly run (five fields, CRON_TZ= prefix allowed), or off when a CronJob or timer runs 'run'")
 	e.secret(&o.WebhookSecret, "stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", "whsec_… signing secret of the Stripe webhook endpoint")
 	e.duration(&o.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 25*time.Second,
 		"on SIGTERM, how long a run in progress may take to finish before it is cancelled and recorded as failed")
@@ -187,9 +188,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	var problems []string
-	sched, err := schedule.Parse(o.Schedule)
-	if err != nil {
-		problems = append(problems, "SCHEDULE: "+err.Error())
+	var sched cron.Schedule
+	if !scheduleOff(o.Schedule) {
+		if sched, err = schedule.Parse(o.Schedule); err != nil {
+			problems = append(problems, "SCHEDULE: "+err.Error())
+		}
 	}
 	tokens, err := parseTokens(o.APITokens)
 	if err != nil {
@@ -223,8 +226,13 @@ func (s serveStore) Discrepancies(ctx context.Context, f server.Filter) ([]recon
 	return s.DB.Discrepancies(ctx, store.Filter{Statuses: f.Statuses, Kind: f.Kind, CustomerID: f.CustomerID})
 }
 
-func stripeStats(st gateway.Stats) server.StripeStats {
+func stripeStats(st gateway.Stats, responses []gateway.ResponseCount) server.StripeStats {
+	rs := make([]server.StripeResponses, len(responses))
+	for i, r := range responses {
+		rs[i] = server.StripeResponses{Endpoint: r.Endpoint, Status: r.Status, Requests: r.Requests}
+	}
 	return server.StripeStats{
+		Responses: rs,
 		Requests: map[string]int64{
 			"list_refunds":              st.ListRefundsRequests,
 			"retrieve_refund":           st.RetrieveRefundRequests,
@@ -252,10 +260,14 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 	defer cancelWork()
 	checks := newInFlight()
 
+	b := currentBuild()
 	metrics := server.NewMetrics(server.MetricsConfig{
-		Unresolved: func(ctx context.Context) ([]reconcile.Discrepancy, error) { return a.db.OpenDiscrepancies(ctx, "") },
-		Stripe:     func() server.StripeStats { return stripeStats(a.gateway.Stats()) },
-		Logger:     log,
+		Unresolved:    func(ctx context.Context) ([]reconcile.Discrepancy, error) { return a.db.OpenDiscrepancies(ctx, "") },
+		Stripe:        func() server.StripeStats { return stripeStats(a.gateway.Stats(), a.gateway.ResponseCounts()) },
+		LastSucceeded: a.db.LastSucceeded,
+		ValidCurrency: money.Valid,
+		Build:         server.BuildInfo{Version: b.Version, Commit: b.Commit, GoVersion: b.GoVersion},
+		Logger:        log,
 	})
 	if err := metrics.Register(collectors.NewDBStatsCollector(a.db.SQLX().DB, "refundrecon")); err != nil {
 		return fmt.Errorf("register database metrics: %w", err)
@@ -331,6 +343,11 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		})
 	}
 
+	if sched == nil {
+		// SCHEDULE=off: runs come from a CronJob or a timer; serve is the
+		// API, the page, webhooks and metrics.
+		sched = never{}
+	}
 	scheduler := schedule.New(schedule.Config{
 		Schedule: sched,
 		Job: func(ctx context.Context, slot time.Time) error {
@@ -417,3 +434,11 @@ func (a *app) scheduledRun(ctx context.Context, slot time.Time, metrics *server.
 }
 
 var _ http.Handler = (*server.Server)(nil)
+
+// scheduleOff: SCHEDULE=off (any case) runs no schedule.
+func scheduleOff(spec string) bool { return strings.EqualFold(strings.TrimSpace(spec), "off") }
+
+// never is the schedule of SCHEDULE=off: it never fires.
+type never struct{}
+
+func (never) Next(time.Time) time.Time { return time.Time{} }

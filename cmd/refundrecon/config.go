@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ type settings struct {
 	DatabaseURL       string
 	LedgerDatabaseURL string
 	LedgerQuery       string
+	LedgerQueryFile   string
 	StripeAPIKey      string
 	StripeAPIURL      string
 	StripeMetadataKey string
@@ -46,13 +48,27 @@ type envFlags struct {
 	fs     *flag.FlagSet
 	getenv func(string) string
 	errs   []string
+	// env and defaults are, by flag name, the variable each flag falls back
+	// on and its built-in default (before the environment), for help,
+	// completion and docs/reference.md.
+	env      map[string]string
+	defaults map[string]string
+}
+
+// note records a flag's variable and built-in default.
+func (e *envFlags) note(name, env, def string) {
+	if e.env == nil {
+		e.env, e.defaults = map[string]string{}, map[string]string{}
+	}
+	e.env[name], e.defaults[name] = env, def
 }
 
 func (e *envFlags) str(p *string, name, env, def, help string) {
+	e.note(name, env, def)
 	if v := e.getenv(env); v != "" {
 		def = v
 	}
-	e.fs.StringVar(p, name, def, help+" ($"+env+")")
+	e.fs.StringVar(p, name, def, help)
 }
 
 // url is str for a URL that may hold a password: the usage text shows its
@@ -66,14 +82,16 @@ func (e *envFlags) url(p *string, name, env, def, help string) {
 
 // secret is a string flag whose value is never shown in usage text.
 func (e *envFlags) secret(p *string, name, env, help string) {
+	e.note(name, env, "")
 	*p = e.getenv(env)
-	e.fs.Func(name, help+" ($"+env+"; prefer the variable: a flag shows in ps)", func(v string) error {
+	e.fs.Func(name, help+" (prefer the variable: a flag shows in ps)", func(v string) error {
 		*p = v
 		return nil
 	})
 }
 
 func (e *envFlags) float(p *float64, name, env string, def float64, help string) {
+	e.note(name, env, strconv.FormatFloat(def, 'g', -1, 64))
 	if v := e.getenv(env); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -82,10 +100,11 @@ func (e *envFlags) float(p *float64, name, env string, def float64, help string)
 			def = f
 		}
 	}
-	e.fs.Float64Var(p, name, def, help+" ($"+env+")")
+	e.fs.Float64Var(p, name, def, help)
 }
 
 func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, help string) {
+	e.note(name, env, def.String())
 	if v := e.getenv(env); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
@@ -94,20 +113,66 @@ func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duratio
 			def = d
 		}
 	}
-	e.fs.DurationVar(p, name, def, help+" ($"+env+")")
+	e.fs.DurationVar(p, name, def, help)
 }
 
-// newFlagSet makes a subcommand's flag set with the shared settings.
+// Flag groups: which shared settings a command defines. A command defines
+// only the settings it uses, so that a flag it would ignore is refused.
+type flagGroup int
+
+const (
+	// useDB: --database-url, the reconciler's own state.
+	useDB flagGroup = 1 << iota
+	// useLedgerDB: --ledger-database-url.
+	useLedgerDB
+	// useLog: --log-level, --log-format.
+	useLog
+	// useRun: the ledger query, Stripe, the classifier's durations and the
+	// alert channels: what a reconciliation run needs.
+	useRun
+	// useAlerts: the alert channels alone (ack, resolve).
+	useAlerts
+)
+
+// newFlagSet makes a subcommand's flag set with the shared settings: all of
+// them when stripe is set (a reconciliation), else the databases and logs.
+// Commands that use fewer call newFlags.
 func newFlagSet(name string, getenv func(string) string, stderr io.Writer, s *settings, stripe bool) (*flag.FlagSet, *envFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	e := &envFlags{fs: fs, getenv: getenv}
-	e.url(&s.DatabaseURL, "database-url", "DATABASE_URL", "sqlite:refundrecon.db", "the reconciler's own state: postgres://… or sqlite:PATH")
-	e.url(&s.LedgerDatabaseURL, "ledger-database-url", "LEDGER_DATABASE_URL", "", "where the ledger lives (default: the database URL)")
-	e.str(&s.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
-	e.str(&s.LogFormat, "log-format", "LOG_FORMAT", "auto", "text, json, or auto (json when stderr is not a terminal)")
 	if stripe {
+		return newFlags(name, getenv, s, useDB|useLedgerDB|useLog|useRun)
+	}
+	return newFlags(name, getenv, s, useDB|useLedgerDB|useLog)
+}
+
+// newFlags makes a subcommand's flag set with the shared settings of the
+// groups given. The flag package prints nothing: a bad flag is a short
+// usage error (exitCode), --help the command's help (help.go).
+func newFlags(name string, getenv func(string) string, s *settings, groups flagGroup) (*flag.FlagSet, *envFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	e := &envFlags{fs: fs, getenv: getenv}
+	if groups&useDB != 0 {
+		e.url(&s.DatabaseURL, "database-url", "DATABASE_URL", "sqlite:refundrecon.db", "the reconciler's own state: postgres://… or sqlite:PATH")
+	} else {
+		// Not a flag of this command, but the ledger falls back on it.
+		s.DatabaseURL = getenv("DATABASE_URL")
+		if s.DatabaseURL == "" {
+			s.DatabaseURL = "sqlite:refundrecon.db"
+		}
+	}
+	if groups&useLedgerDB != 0 {
+		e.url(&s.LedgerDatabaseURL, "ledger-database-url", "LEDGER_DATABASE_URL", "", "where the ledger lives (default: the database URL)")
+	}
+	if groups&useLog != 0 {
+		e.str(&s.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+		e.str(&s.LogFormat, "log-format", "LOG_FORMAT", "auto", "text, json, or auto (json when stderr is not a terminal)")
+	} else {
+		s.LogLevel, s.LogFormat = "info", "auto"
+	}
+	if groups&useRun != 0 {
 		e.str(&s.LedgerQuery, "ledger-query", "LEDGER_QUERY", "", "SQL returning the ledger columns; may use :since, :until, :customer_id (default: the table ledger_refunds)")
+		e.str(&s.LedgerQueryFile, "ledger-query-file", "LEDGER_QUERY_FILE", "", "a file holding the ledger query, for SQL too long for a variable (not with LEDGER_QUERY)")
 		e.secret(&s.StripeAPIKey, "stripe-api-key", "STRIPE_API_KEY", "Stripe secret or restricted key (sk_…, rk_…)")
 		e.str(&s.StripeAPIURL, "stripe-api-url", "STRIPE_API_URL", "https://api.stripe.com", "base URL of the Stripe API")
 		e.str(&s.StripeMetadataKey, "stripe-metadata-key", "STRIPE_METADATA_KEY", "ledger_refund_id", "refund metadata key that may hold the ledger refund id")
@@ -115,6 +180,8 @@ func newFlagSet(name string, getenv func(string) string, stderr io.Writer, s *se
 		e.duration(&s.Grace, "grace", "GRACE", reconcile.DefaultGrace, "in-flight records younger than this are not flagged")
 		e.duration(&s.PendingAfter, "pending-after", "PENDING_AFTER", reconcile.DefaultPendingAfter, "a gateway refund pending longer than this is flagged")
 		e.duration(&s.Margin, "margin", "MARGIN", reconcile.DefaultMargin, "read both sides this much around the window")
+	}
+	if groups&(useRun|useAlerts) != 0 {
 		e.alertFlags(s) // alerts.go
 	}
 	return fs, e
@@ -127,9 +194,9 @@ func (e *envFlags) parse(args []string) ([]string, error) {
 	for {
 		if err := e.fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
-				return nil, err
+				return nil, helpRequest{fs: e.fs, env: e.env, defaults: e.defaults}
 			}
-			return nil, usageError{err.Error()}
+			return nil, flagError(err)
 		}
 		args = e.fs.Args()
 		if len(args) == 0 {
@@ -138,6 +205,7 @@ func (e *envFlags) parse(args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+	lowerEnums(e.fs)
 	if len(e.errs) > 0 {
 		return nil, fmt.Errorf("%w: %s", reconcile.ErrConfig, strings.Join(e.errs, "; "))
 	}
@@ -159,6 +227,9 @@ func (s *settings) check(stripe bool) error {
 		problems = append(problems, fmt.Sprintf("log format %q is not text, json or auto", s.LogFormat))
 	}
 	if stripe {
+		if err := s.readLedgerQueryFile(); err != nil {
+			problems = append(problems, err.Error())
+		}
 		switch {
 		case s.StripeAPIKey == "":
 			problems = append(problems, "STRIPE_API_KEY is not set")
@@ -179,6 +250,37 @@ func (s *settings) check(stripe bool) error {
 		return fmt.Errorf("%w: %s", reconcile.ErrConfig, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// readLedgerQueryFile reads LEDGER_QUERY_FILE into LedgerQuery. Setting
+// both is a configuration error: which one wins would be a guess.
+func (s *settings) readLedgerQueryFile() error {
+	if s.LedgerQueryFile == "" {
+		return nil
+	}
+	if strings.TrimSpace(s.LedgerQuery) != "" {
+		return errors.New("LEDGER_QUERY and LEDGER_QUERY_FILE are both set: keep one")
+	}
+	b, err := os.ReadFile(s.LedgerQueryFile)
+	if err != nil {
+		return fmt.Errorf("LEDGER_QUERY_FILE: %w", err)
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return fmt.Errorf("LEDGER_QUERY_FILE %s is empty", s.LedgerQueryFile)
+	}
+	s.LedgerQuery = string(b)
+	return nil
+}
+
+// lowerEnums: the flags holding one of a few words (--format, --status)
+// take their value in any letter case (--format JSON), in every command
+// that defines them.
+func lowerEnums(fs *flag.FlagSet) {
+	for _, name := range []string{"format", "status"} {
+		if f := fs.Lookup(name); f != nil {
+			_ = f.Value.Set(strings.ToLower(f.Value.String()))
+		}
+	}
 }
 
 func parseLevel(s string) (slog.Level, error) {

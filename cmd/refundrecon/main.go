@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/refundrecon/refundrecon/reconcile"
@@ -33,12 +34,13 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-// usageError is bad usage: an unknown command or flag, a bad value.
-type usageError struct{ msg string }
+// usageError is bad usage: an unknown command or flag, a bad value. cmd
+// names the command whose help the message points to (set by run).
+type usageError struct{ msg, cmd string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{msg: fmt.Sprintf(format, args...)} }
 
 // errOpenDiscrepancies asks for exit status 3 (run --exit-code).
 var errOpenDiscrepancies = errors.New("open discrepancies remain in scope")
@@ -63,7 +65,8 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.Is(err, errNothingFound):
 		return exitNotFound // what was searched has been said
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "refundrecon: %s\nRun 'refundrecon help' for usage.\n", err)
+		// Short: the error and where to read more, never the whole usage.
+		fmt.Fprintf(stderr, "refundrecon: %s\nsee 'refundrecon help%s'\n", err, strings.TrimRight(" "+usage.cmd, " "))
 		return exitUsage
 	case errors.Is(err, reconcile.ErrConfig):
 		fmt.Fprintf(stderr, "refundrecon: %s\n", err)
@@ -78,58 +81,41 @@ func exitCode(err error, stderr io.Writer) int {
 	return exitRunFailed
 }
 
-const usage = `refundrecon compares the refunds your ledger calls complete with Stripe's own
-refund records, and reports every mismatch.
-
-Usage:
-  refundrecon migrate [--with-ledger]       create or upgrade its tables
-  refundrecon run [--since D] [--until D] [--customer ID] [--format text|json] [--exit-code]
-  refundrecon customer ID [--format text|json]
-  refundrecon lookup QUERY [--format text|json] [--exit-code]   support: a cus_/ch_/pi_/re_ id, an e-mail or a ledger refund id
-  refundrecon ack ID --by NAME [--note TEXT]   acknowledge a case
-  refundrecon resolve ID --by NAME --note TEXT close a case (a run reopens it if it comes back)
-  refundrecon serve                         nightly schedule, HTTP API, metrics and Stripe webhooks
-  refundrecon demo [--db PATH] [--customers N] [--refunds N] [--seed S]
-  refundrecon ledger import FILE.csv        load a ledger export into ledger_refunds
-  refundrecon report [--status open|all] [--format text|csv|json|html] [--out FILE]
-  refundrecon fake-stripe [--listen ADDR]  the demo's simulated Stripe account, for compose's demo profile
-  refundrecon help
-
-Every setting is a flag and an environment variable; the flag wins.
-Run 'refundrecon COMMAND --help' for a command's flags.
-`
-
-// run is the whole program: tests call it directly.
+// run is the whole program: tests call it directly. It finds the command
+// in the table (commands.go) and runs it; --help and bad flags are answered
+// the same way for every command.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeOverview(stderr)
 		return usagef("no command given")
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "migrate":
-		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
-	case "run":
-		return cmdRun(ctx, rest, getenv, stdout, stderr)
-	case "customer":
-		return cmdCustomer(ctx, rest, getenv, stdout, stderr)
-	case "lookup":
-		return cmdLookup(ctx, rest, getenv, stdout, stderr)
-	case "demo":
-		return cmdDemo(ctx, rest, getenv, stdout, stderr)
-	case "serve":
-		return cmdServe(ctx, rest, getenv, stdout, stderr)
-	case "ack", "resolve":
-		return cmdReview(ctx, cmd, rest, getenv, stdout, stderr)
-	case "ledger":
-		return cmdLedger(ctx, rest, getenv, stdout, stderr)
-	case "report":
-		return cmdReport(ctx, rest, getenv, stdout, stderr)
-	case "fake-stripe":
-		return cmdFakeStripe(ctx, rest, getenv, stdout, stderr)
-	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, usage)
-		return nil
+	switch args[0] {
+	case "-h", "--help", "-help":
+		args = append([]string{"help"}, args[1:]...)
+	case "--version", "-version":
+		args = append([]string{"version"}, args[1:]...)
 	}
-	return usagef("unknown command %q", cmd)
+	c, rest, group, ok := findCommand(args)
+	if !ok {
+		if len(group) > 0 && len(args) == 2 && (args[1] == "--help" || args[1] == "-h" || args[1] == "-help") {
+			return cmdHelp(ctx, args[:1], getenv, stdout, stderr)
+		}
+		if len(group) > 0 {
+			return usageError{msg: fmt.Sprintf("%s takes a subcommand: %s", args[0], names(group)), cmd: args[0]}
+		}
+		return usagef("unknown command %q", args[0])
+	}
+	err := c.Run(ctx, rest, getenv, stdout, stderr)
+	var h helpRequest
+	var u usageError
+	switch {
+	case errors.As(err, &h):
+		return writeCommandHelp(stdout, c, &h)
+	case errors.Is(err, flag.ErrHelp):
+		return writeCommandHelp(stdout, c, nil)
+	case errors.As(err, &u) && u.cmd == "":
+		u.cmd = c.Name
+		return u
+	}
+	return err
 }

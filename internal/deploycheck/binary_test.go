@@ -158,10 +158,14 @@ func commands(t *testing.T, bin string) [][]string {
 	if err != nil {
 		t.Fatalf("refundrecon help: %v", err)
 	}
+	// The lines of the Commands: section: the command's words, then its
+	// arguments (upper case, or bash|zsh|fish) and its summary.
 	var cmds [][]string
-	for _, m := range regexp.MustCompile(`(?m)^\s+refundrecon ((?:[a-z][a-z-]* ?)+)`).FindAllStringSubmatch(string(out), -1) {
+	_, section, _ := strings.Cut(string(out), "\nCommands:\n")
+	section, _, _ = strings.Cut(section, "\n\n")
+	for _, m := range regexp.MustCompile(`(?m)^  ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)*?)(?:\s{2,}| [^a-z ])`).FindAllStringSubmatch(section, -1) {
 		words := strings.Fields(m[1])
-		if len(words) > 0 && words[0] != "help" {
+		if len(words) > 0 && words[0] != "help" && words[0] != "completion" && words[0] != "version" {
 			cmds = append(cmds, words)
 		}
 	}
@@ -176,8 +180,8 @@ func commands(t *testing.T, bin string) [][]string {
 func TestReadmeDocumentsEveryFlag(t *testing.T) {
 	bin := imageBinary(t)
 	readme := readFile(t, deployPath(t, "README.md"))
-	flagRe := regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`)
-	envRe := regexp.MustCompile(`\(\$([A-Z][A-Z0-9_]*)`)
+	flagRe := regexp.MustCompile(`(?m)^  --([a-z][a-z0-9-]*)`)
+	envRe := regexp.MustCompile(`\benv ([A-Z][A-Z0-9_]*)`)
 	for _, words := range commands(t, bin) {
 		out, err := exec.Command(bin, append(words, "--help")...).CombinedOutput()
 		if err != nil {

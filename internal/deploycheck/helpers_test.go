@@ -57,12 +57,13 @@ const (
 	metricsRoute = "/metrics"
 )
 
-// The nightly schedules: the external scheduler (CronJob, systemd timer) at
-// 02:00 UTC, serve's own as a second pass at 14:00 UTC. The manifests and
-// units must agree with these and with each other.
+// The nightly schedule: the external scheduler (CronJob, systemd timer) at
+// 02:00 UTC; serve runs none of its own (SCHEDULE=off) and is the API, the
+// page, webhooks and metrics. The manifests and units must agree with these
+// and with each other.
 const (
 	externalRunHour = 2
-	serveSchedule   = "CRON_TZ=UTC 0 14 * * *"
+	serveSchedule   = "off"
 )
 
 // kinds are the contract's discrepancy kinds, in its order.

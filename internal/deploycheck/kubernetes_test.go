@@ -57,6 +57,7 @@ type manifests struct {
 	cronJobs        []batchv1.CronJob
 	jobs            []batchv1.Job
 	pdbs            []policyv1.PodDisruptionBudget
+	prometheusRules []prometheusRule // prometheus_test.go
 	count           int
 }
 
@@ -103,6 +104,9 @@ func decodeStrict(t *testing.T, stream []byte) manifests {
 		case "policy/v1 PodDisruptionBudget":
 			m.pdbs = append(m.pdbs, policyv1.PodDisruptionBudget{})
 			err = yaml.UnmarshalStrict(doc, &m.pdbs[len(m.pdbs)-1])
+		case "monitoring.coreos.com/v1 PrometheusRule":
+			m.prometheusRules = append(m.prometheusRules, prometheusRule{})
+			err = yaml.UnmarshalStrict(doc, &m.prometheusRules[len(m.prometheusRules)-1])
 		default:
 			t.Fatalf("document %d (%s %s %q): no strict decoder for this kind; add one here", i, head.APIVersion, head.Kind, head.Metadata.Name)
 		}
