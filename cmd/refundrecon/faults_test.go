@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/refundrecon/refundrecon/gateway/fakestripe"
+	"github.com/refundrecon/refundrecon/reconcile"
 	"github.com/refundrecon/refundrecon/store"
 )
 
@@ -52,7 +53,7 @@ func TestRunFailsOnMalformedPage(t *testing.T) {
 	if rep := decodeReport(t, out); rep.Status != "failed" || len(rep.Discrepancies) != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	if ds, _ := w.db.Discrepancies(context.Background(), store.Filter{}); len(ds) != 0 {
+	if ds, _ := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{}); len(ds) != 0 {
 		t.Fatalf("a failed run stored %d cases", len(ds))
 	}
 }
@@ -82,7 +83,7 @@ func TestRunStatementTimeout(t *testing.T) {
 	if exitCode(err, &bytes.Buffer{}) != exitRunFailed || !strings.Contains(err.Error(), "statement timeout") {
 		t.Fatalf("exit %d: %v\n%s", exitCode(err, &bytes.Buffer{}), err, stderr)
 	}
-	ds, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	ds, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	if err != nil || len(ds) != len(want) {
 		t.Fatalf("cases after a failed run: %d (%v), want %d", len(ds), err, len(want))
 	}
