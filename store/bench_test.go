@@ -85,7 +85,7 @@ func BenchmarkPage(b *testing.B) {
 						if err != nil || len(page.Cases) == 0 {
 							b.Fatalf("page: %d, %v", len(page.Cases), err)
 						}
-						if _, err := db.Tally(ctx, c.q); err != nil {
+						if _, err := db.Tally(ctx, c.q, time.Now()); err != nil {
 							b.Fatal(err)
 						}
 					}

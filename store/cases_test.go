@@ -222,7 +222,8 @@ func testCasesTally(t *testing.T, b backend) {
 	db := b.open(t)
 	seeded := seedCases(t, db)
 	f := reconcile.CaseFilter{Statuses: []reconcile.Status{reconcile.StatusOpen}, Query: "cus_2"}
-	tally, err := db.Tally(ctxFor(t), f)
+	now := time.Now()
+	tally, err := db.Tally(ctxFor(t), f, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,6 @@ func testCasesTally(t *testing.T, b backend) {
 	for _, c := range tally {
 		got[key{c.Kind, c.Currency, c.Bucket}] = [2]int64{int64(c.Cases), c.AtRisk}
 	}
-	now := time.Now()
 	for _, d := range seeded {
 		if d.CustomerID != "cus_2" {
 			continue

@@ -281,10 +281,9 @@ func (db *DB) Cases(ctx context.Context, f reconcile.CaseFilter) (reconcile.Case
 }
 
 // Tally counts the cases f selects (its sort, limit and cursor aside) by
-// kind, currency at risk and ageing bucket (reconcile.AgeBucket at the
-// store's clock, from when the problem began), with their money at risk.
-func (db *DB) Tally(ctx context.Context, f reconcile.CaseFilter) ([]reconcile.CaseTally, error) {
-	now := db.now()
+// kind, currency at risk and ageing bucket (reconcile.AgeBucket at now,
+// from when the problem began), with their money at risk.
+func (db *DB) Tally(ctx context.Context, f reconcile.CaseFilter, now time.Time) ([]reconcile.CaseTally, error) {
 	b := newBinder(db.dialect)
 	bucket := "CASE WHEN " + sinceExpr + " >= " + b.add(db.timeArg(now.Add(-7*24*time.Hour))) + " THEN " + b.add(reconcile.AgeWeek) +
 		" WHEN " + sinceExpr + " >= " + b.add(db.timeArg(now.Add(-30*24*time.Hour))) + " THEN " + b.add(reconcile.AgeMonth) +

@@ -266,7 +266,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 
 // summarise fills the totals of the filter's cases, and the freshness line.
 func (h *Handler) summarise(ctx context.Context, q reconcile.CaseFilter, now time.Time, d *listData) error {
-	tally, err := h.cfg.Store.Tally(ctx, q)
+	tally, err := h.cfg.Store.Tally(ctx, q, now)
 	if err != nil {
 		return err
 	}
@@ -312,9 +312,14 @@ func (h *Handler) summarise(ctx context.Context, q reconcile.CaseFilter, now tim
 			d.Currencies = append(d.Currencies, strings.ToLower(c))
 		}
 	}
-	runs, err := h.cfg.Store.Runs(ctx, 1)
+	runs, err := h.cfg.Store.Runs(ctx, 50)
 	if err != nil {
 		return err
+	}
+	// Freshness is the last run over every customer (the nightly one), not a
+	// support agent's check of one customer.
+	if i := slices.IndexFunc(runs, func(r reconcile.Run) bool { return r.Scope.CustomerID == "" }); i > 0 {
+		runs = runs[i:]
 	}
 	d.Fresh = h.freshness(runs, now)
 	return nil

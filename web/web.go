@@ -26,7 +26,7 @@ import (
 type Store interface {
 	// Cases returns one page of the cases f selects; Tally counts them all.
 	Cases(ctx context.Context, f reconcile.CaseFilter) (reconcile.CasePage, error)
-	Tally(ctx context.Context, f reconcile.CaseFilter) ([]reconcile.CaseTally, error)
+	Tally(ctx context.Context, f reconcile.CaseFilter, now time.Time) ([]reconcile.CaseTally, error)
 	// Currencies lists the currencies money is at risk in.
 	Currencies(ctx context.Context) ([]string, error)
 	// Trend replays the history into one entry per day from from to to.
