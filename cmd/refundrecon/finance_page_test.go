@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/refundrecon/refundrecon/money"
@@ -247,7 +246,7 @@ func TestFinancePageDaily(t *testing.T) {
 	for _, path := range []string{"/?status=open", "/cases/" + target.ID} {
 		var width int
 		err := chromedp.Run(ctx,
-			emulation.SetDeviceMetricsOverride(390, 844, 3, true),
+			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile),
 			chromedp.Navigate(srv.URL+path),
 			chromedp.WaitVisible(`main`, chromedp.ByQuery),
 			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width),
@@ -263,7 +262,7 @@ func TestFinancePageDaily(t *testing.T) {
 	// Bulk acknowledge: three selected cases, one note.
 	var selected []string
 	err = chromedp.Run(ctx,
-		emulation.ClearDeviceMetricsOverride(),
+		chromedp.EmulateReset(),
 		chromedp.Navigate(srv.URL+"/?status=open"),
 		chromedp.WaitVisible(`#cases`, chromedp.ByID),
 		chromedp.Evaluate(`Array.from(document.querySelectorAll('#cases tbody input[name=id]')).slice(0, 3).map(c => { c.checked = true; return c.value })`, &selected),
