@@ -83,6 +83,7 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 		LedgerRefundID:   l.ID,
 		CustomerID:       l.CustomerID,
 		ChargeID:         l.ChargeID,
+		PaymentIntentID:  l.PaymentIntentID,
 		Currency:         l.currency(),
 		GatewayRefundIDs: make([]string, 0, len(matched)),
 	}
@@ -109,7 +110,15 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 		if d.CustomerID == "" {
 			d.CustomerID = b.CustomerID
 		}
+		if d.PaymentIntentID == "" {
+			d.PaymentIntentID = b.PaymentIntentID
+		}
 	}
+	d.RefundAt = l.at()
+	if d.RefundAt.IsZero() && b != nil {
+		d.RefundAt = b.Created
+	}
+	d.ProblemSince = d.RefundAt
 
 	if invalid {
 		d.Kind = InvalidLedgerRow
@@ -131,6 +140,9 @@ func (r *Rules) ClassifyLedger(l *LedgerRefund, gateway []GatewayRefund, matched
 	}
 	d.Kind = kinds[0]
 	d.Detail = sentences[0]
+	if d.Kind == GatewayFailed && !b.FailedAt.IsZero() {
+		d.ProblemSince = b.FailedAt
+	}
 	if len(kinds) > 1 {
 		also := make([]string, len(kinds)-1)
 		for i, k := range kinds[1:] {
@@ -297,6 +309,9 @@ func (r *Rules) ClassifyGateway(g *GatewayRefund, now time.Time) (Discrepancy, b
 		GatewayAmount:    &amount,
 		GatewayStatus:    g.Status,
 		FailureReason:    g.FailureReason,
+		PaymentIntentID:  g.PaymentIntentID,
+		RefundAt:         g.Created,
+		ProblemSince:     g.Created,
 	}
 	of := "charge " + g.ChargeID
 	if g.ChargeID == "" {

@@ -78,6 +78,18 @@ type Discrepancy struct {
 	FirstSeenAt   time.Time
 	LastSeenAt    time.Time
 
+	// PaymentIntentID is the refunded payment intent, when either side
+	// names it (for search; not part of the JSON report).
+	PaymentIntentID string
+	// RefundAt is the refund's own date: the ledger's completed_at (created
+	// for a row not complete), else the gateway refund's created. Zero when
+	// neither side has one.
+	RefundAt time.Time
+	// ProblemSince is when the problem began: when the gateway failed the
+	// refund for gateway_failed, else the refund's date. The page's ages
+	// count from it; zero when unknown (then first_seen_at stands in).
+	ProblemSince time.Time
+
 	// rowKey tells apart invalid ledger rows that have no id.
 	rowKey string
 }

@@ -23,19 +23,19 @@ import (
 	"github.com/refundrecon/refundrecon/reconcile"
 )
 
-// Filter selects discrepancies for the API; a zero field selects all.
-type Filter struct {
-	Statuses   []reconcile.Status
-	Kind       reconcile.Kind
-	CustomerID string
-}
-
 // Store is what the API reads and writes.
 type Store interface {
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
-	// Discrepancies returns those f selects.
-	Discrepancies(ctx context.Context, f Filter) ([]reconcile.Discrepancy, error)
+	// Cases returns one page of the cases f selects; a bad cursor is an
+	// error wrapping reconcile.ErrInvalid.
+	Cases(ctx context.Context, f reconcile.CaseFilter) (reconcile.CasePage, error)
+	// Discrepancy returns one case or an error wrapping
+	// reconcile.ErrNotFound; History its history, oldest first.
+	Discrepancy(ctx context.Context, id string) (reconcile.Discrepancy, error)
+	History(ctx context.Context, id string) ([]reconcile.CaseEvent, error)
+	// Runs returns the most recent runs, newest first.
+	Runs(ctx context.Context, limit int) (reconcile.RunList, error)
 	// Acknowledge and Resolve record a person's review in the audit trail,
 	// actor being the API token's name. Errors wrap reconcile.ErrNotFound,
 	// reconcile.ErrConflict or reconcile.ErrInvalid.
@@ -110,7 +110,9 @@ func New(cfg Config) *Server {
 	s.route("GET /healthz", s.healthz)
 	s.route("GET /readyz", s.readyz)
 	s.route("GET /metrics", cfg.Metrics.Handler().ServeHTTP)
-	s.route("GET /api/discrepancies", s.Require(reconcile.ActionRead, s.listDiscrepancies))
+	s.route("GET /api/discrepancies", s.Require(reconcile.ActionRead, s.listCases))
+	s.route("GET /api/discrepancies/{id}", s.Require(reconcile.ActionRead, s.showCase))
+	s.route("GET /api/runs", s.Require(reconcile.ActionRead, s.listRuns))
 	s.route("POST /api/customers/{id}/reconcile", s.Require(reconcile.ActionCheck, s.reconcileCustomer))
 	s.route("POST /api/discrepancies/{id}/ack", s.Require(reconcile.ActionReview, s.review("ack")))
 	s.route("POST /api/discrepancies/{id}/resolve", s.Require(reconcile.ActionReview, s.review("resolve")))
@@ -296,51 +298,6 @@ func validID(id string) bool {
 		}
 	}
 	return true
-}
-
-func (s *Server) listDiscrepancies(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := Filter{CustomerID: q.Get("customer_id")}
-	var statuses []string
-	for _, v := range q["status"] {
-		for _, st := range strings.Split(v, ",") {
-			if st = strings.TrimSpace(st); st != "" {
-				statuses = append(statuses, st)
-			}
-		}
-	}
-	switch {
-	case len(statuses) == 0:
-		f.Statuses = []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}
-	case len(statuses) == 1 && statuses[0] == "all":
-	default:
-		for _, st := range statuses {
-			switch reconcile.Status(st) {
-			case reconcile.StatusOpen, reconcile.StatusAcknowledged, reconcile.StatusResolved:
-				f.Statuses = append(f.Statuses, reconcile.Status(st))
-			default:
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("status %q is not open, acknowledged, resolved or all", st))
-				return
-			}
-		}
-	}
-	if k := q.Get("kind"); k != "" {
-		if !reconcile.Kind(k).Valid() {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("kind %q is not a discrepancy kind", k))
-			return
-		}
-		f.Kind = reconcile.Kind(k)
-	}
-	ds, err := s.cfg.Store.Discrepancies(r.Context(), f)
-	if err != nil {
-		s.log.Error("api: list discrepancies", "error", err)
-		writeError(w, http.StatusInternalServerError, "could not read the discrepancies")
-		return
-	}
-	if ds == nil {
-		ds = []reconcile.Discrepancy{}
-	}
-	writeJSON(w, http.StatusOK, map[string][]reconcile.Discrepancy{"discrepancies": ds})
 }
 
 func (s *Server) reconcileCustomer(w http.ResponseWriter, r *http.Request) {

@@ -29,24 +29,74 @@ type memStore struct {
 	ds      []reconcile.Discrepancy
 	pingErr error
 	reviews []string // "verb id actor note"
-	filters []Filter
+	filters []reconcile.CaseFilter
+	history map[string][]reconcile.CaseEvent
+	runs    reconcile.RunList
 }
 
 func (m *memStore) Ping(context.Context) error { return m.pingErr }
 
-func (m *memStore) Discrepancies(_ context.Context, f Filter) ([]reconcile.Discrepancy, error) {
+// selected returns the cases f selects, in the memStore's order.
+func (m *memStore) selected(f reconcile.CaseFilter) []reconcile.Discrepancy {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.filters = append(m.filters, f)
 	var out []reconcile.Discrepancy
 	for _, d := range m.ds {
-		if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, d.Status) || f.Kind != "" && d.Kind != f.Kind ||
+		if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, d.Status) || len(f.Kinds) > 0 && !slices.Contains(f.Kinds, d.Kind) ||
 			f.CustomerID != "" && d.CustomerID != f.CustomerID {
+			continue
+		}
+		if f.Query != "" && !slices.ContainsFunc(append([]string{d.ID, d.LedgerRefundID, d.CustomerID}, d.GatewayRefundIDs...),
+			func(id string) bool { return strings.HasPrefix(id, f.Query) }) {
 			continue
 		}
 		out = append(out, d)
 	}
-	return out, nil
+	return out
+}
+
+// Cases pages by position: the store suite tests the real keyset cursor;
+// here the handler's passing of limit and cursor is what is tested.
+func (m *memStore) Cases(_ context.Context, f reconcile.CaseFilter) (reconcile.CasePage, error) {
+	all := m.selected(f)
+	from := 0
+	if f.Cursor != "" {
+		n, err := fmt.Sscanf(f.Cursor, "at:%d", &from)
+		if n != 1 || err != nil {
+			return reconcile.CasePage{}, fmt.Errorf("bad cursor: %w", reconcile.ErrInvalid)
+		}
+	}
+	from = min(from, len(all))
+	to := min(from+f.PageLimit(), len(all))
+	page := reconcile.CasePage{Cases: all[from:to]}
+	if to < len(all) {
+		page.NextCursor = fmt.Sprintf("at:%d", to)
+	}
+	return page, nil
+}
+
+func (m *memStore) Discrepancy(_ context.Context, id string) (reconcile.Discrepancy, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range m.ds {
+		if d.ID == id {
+			return d, nil
+		}
+	}
+	return reconcile.Discrepancy{}, fmt.Errorf("discrepancy %s: %w", id, reconcile.ErrNotFound)
+}
+
+func (m *memStore) History(_ context.Context, id string) ([]reconcile.CaseEvent, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.history[id], nil
+}
+
+func (m *memStore) Runs(_ context.Context, limit int) (reconcile.RunList, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.runs[:min(limit, len(m.runs))], nil
 }
 
 func (m *memStore) review(verb, id, actor, note string, to reconcile.Status) (reconcile.Discrepancy, error) {
@@ -108,7 +158,7 @@ func newHarness(t *testing.T, tokens ...reconcile.Token) *harness {
 	log := slog.New(slog.NewJSONHandler(h.logs, nil))
 	m := NewMetrics(MetricsConfig{
 		Unresolved: func(ctx context.Context) ([]reconcile.Discrepancy, error) {
-			return h.store.Discrepancies(ctx, Filter{Statuses: []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}})
+			return h.store.selected(reconcile.CaseFilter{Statuses: []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}}), nil
 		},
 		Stripe: func() StripeStats {
 			return StripeStats{Requests: map[string]int64{"list_refunds": 7, "list_charges": 2}, Attempts: 10, Retries: 1, RateLimited: 1, LimiterWait: 1500 * time.Millisecond}

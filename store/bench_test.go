@@ -70,19 +70,23 @@ func BenchmarkPage(b *testing.B) {
 			if _, err := db.FinishRun(ctx, run, manyDiscrepancies(20000), nil); err != nil {
 				b.Fatal(err)
 			}
+			unresolved := []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}
 			for _, c := range []struct {
 				name string
-				q    store.PageQuery
+				q    reconcile.CaseFilter
 			}{
-				{"first", store.PageQuery{Statuses: []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}, Limit: 50}},
-				{"last-min-amount", store.PageQuery{Statuses: []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged},
-					MinAmount: map[string]int64{"usd": 100, "eur": 100}, Limit: 50, Offset: 19950}},
+				{"first", reconcile.CaseFilter{Statuses: unresolved, Limit: 50}},
+				{"search", reconcile.CaseFilter{Statuses: unresolved, Query: "lr_199", Limit: 50}},
+				{"min-amount", reconcile.CaseFilter{Statuses: unresolved, MinAtRisk: map[string]int64{"usd": 100, "eur": 100}, Limit: 50}},
 			} {
 				b.Run(c.name, func(b *testing.B) {
 					for b.Loop() {
-						page, total, err := db.Page(ctx, c.q)
-						if err != nil || total == 0 || len(page) == 0 {
-							b.Fatalf("page: %d of %d, %v", len(page), total, err)
+						page, err := db.Cases(ctx, c.q)
+						if err != nil || len(page.Cases) == 0 {
+							b.Fatalf("page: %d, %v", len(page.Cases), err)
+						}
+						if _, err := db.Tally(ctx, c.q, time.Now()); err != nil {
+							b.Fatal(err)
 						}
 					}
 				})

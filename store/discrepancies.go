@@ -54,13 +54,6 @@ func (db *DB) idIn(b *binder, column string, ids []string) string {
 	return column + " IN (" + b.list(ids) + ")"
 }
 
-// Filter selects discrepancies; a zero field selects everything.
-type Filter struct {
-	Statuses   []reconcile.Status
-	Kind       reconcile.Kind
-	CustomerID string
-}
-
 // Event is one entry of a discrepancy's audit trail.
 type Event struct {
 	ID            int64
@@ -79,7 +72,7 @@ type Event struct {
 
 const discrepancyColumns = `id, kind, status, customer_id, ledger_refund_id, gateway_refund_ids,
 	charge_id, currency, gateway_currency, ledger_amount, gateway_amount, gateway_status, failure_reason, detail,
-	first_seen_at, last_seen_at`
+	first_seen_at, last_seen_at, payment_intent_id, refund_at, problem_since`
 
 // discrepancyRow is a row of discrepancies, as discrepancyColumns reads it.
 type discrepancyRow struct {
@@ -99,6 +92,9 @@ type discrepancyRow struct {
 	Detail           string         `db:"detail"`
 	FirstSeenAt      dbTime         `db:"first_seen_at"`
 	LastSeenAt       dbTime         `db:"last_seen_at"`
+	PaymentIntentID  sql.NullString `db:"payment_intent_id"`
+	RefundAt         dbTime         `db:"refund_at"`
+	ProblemSince     dbTime         `db:"problem_since"`
 }
 
 func (r discrepancyRow) discrepancy() reconcile.Discrepancy {
@@ -129,6 +125,9 @@ func (r discrepancyRow) discrepancy() reconcile.Discrepancy {
 		Detail:           r.Detail,
 		FirstSeenAt:      r.FirstSeenAt.Time,
 		LastSeenAt:       r.LastSeenAt.Time,
+		PaymentIntentID:  r.PaymentIntentID.String,
+		RefundAt:         r.RefundAt.Time,
+		ProblemSince:     r.ProblemSince.Time,
 	}
 }
 
@@ -146,28 +145,12 @@ func (db *DB) Discrepancy(ctx context.Context, id string) (reconcile.Discrepancy
 	return r.discrepancy(), nil
 }
 
-// Discrepancies returns the discrepancies f selects, oldest first.
-func (db *DB) Discrepancies(ctx context.Context, f Filter) ([]reconcile.Discrepancy, error) {
+// Discrepancies returns every discrepancy f selects (its sort, limit and
+// cursor aside), oldest first: for the report and the runner, which want
+// them all. The page and the API page through Cases.
+func (db *DB) Discrepancies(ctx context.Context, f reconcile.CaseFilter) ([]reconcile.Discrepancy, error) {
 	b := newBinder(db.dialect)
-	var where []string
-	if len(f.Statuses) > 0 {
-		statuses := make([]string, len(f.Statuses))
-		for i, s := range f.Statuses {
-			statuses[i] = string(s)
-		}
-		where = append(where, "status IN ("+b.list(statuses)+")")
-	}
-	if f.Kind != "" {
-		where = append(where, "kind = "+b.add(string(f.Kind)))
-	}
-	if f.CustomerID != "" {
-		where = append(where, "customer_id = "+b.add(f.CustomerID))
-	}
-	q := `SELECT ` + discrepancyColumns + ` FROM discrepancies`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY first_seen_at, id`
+	q := `SELECT ` + discrepancyColumns + ` FROM discrepancies` + db.caseWhere(b, f) + ` ORDER BY first_seen_at, id`
 	var rows []discrepancyRow
 	if err := db.db.SelectContext(ctx, &rows, q, b.args...); err != nil {
 		return nil, fmt.Errorf("list discrepancies: %w", err)
@@ -182,7 +165,7 @@ func (db *DB) Discrepancies(ctx context.Context, f Filter) ([]reconcile.Discrepa
 // OpenDiscrepancies returns the discrepancies not resolved (open or
 // acknowledged), of customerID when it is not empty.
 func (db *DB) OpenDiscrepancies(ctx context.Context, customerID string) ([]reconcile.Discrepancy, error) {
-	return db.Discrepancies(ctx, Filter{
+	return db.Discrepancies(ctx, reconcile.CaseFilter{
 		Statuses:   []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged},
 		CustomerID: customerID,
 	})
@@ -423,7 +406,8 @@ func (db *DB) upsertDiscrepancies(ctx context.Context, tx *sqlx.Tx, runID string
 	var sb strings.Builder
 	sb.WriteString(`INSERT INTO discrepancies (id, fingerprint, kind, status, customer_id, ledger_refund_id,
 	gateway_refund_ids, charge_id, currency, ledger_amount, gateway_amount, gateway_status,
-	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, gateway_currency, resolved_at, updated_at)
+	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, gateway_currency,
+	payment_intent_id, refund_at, problem_since, at_risk_amount, at_risk_currency, resolved_at, updated_at)
 VALUES `)
 	ts := db.timeArg(at)
 	for i, id := range ids {
@@ -438,6 +422,9 @@ VALUES `)
 			nullString(string(d.GatewayStatus)), nullString(d.FailureReason), d.Detail,
 			ts, ts, runID, runID, nullString(d.GatewayCurrency),
 		}
+		risk, riskCurrency := reconcile.AtRisk(d)
+		vals = append(vals, nullString(d.PaymentIntentID), db.nullTimeArg(d.RefundAt), db.nullTimeArg(d.ProblemSince),
+			risk, riskCurrency)
 		sb.WriteByte('(')
 		for _, v := range vals {
 			sb.WriteString(b.add(v))
@@ -469,6 +456,11 @@ ON CONFLICT (id) DO UPDATE SET
 	detail = excluded.detail,
 	last_seen_at = excluded.last_seen_at,
 	last_run_id = excluded.last_run_id,
+	payment_intent_id = excluded.payment_intent_id,
+	refund_at = excluded.refund_at,
+	problem_since = COALESCE(excluded.problem_since, discrepancies.problem_since),
+	at_risk_amount = excluded.at_risk_amount,
+	at_risk_currency = excluded.at_risk_currency,
 	resolved_at = NULL,
 	updated_at = excluded.updated_at`
 
@@ -485,6 +477,9 @@ func (db *DB) upsertDiscrepanciesPostgres(ctx context.Context, tx *sqlx.Tx, runI
 	customer, ledgerRefund, charge := nullTexts(), nullTexts(), nullTexts()
 	currency, gatewayStatus, failure, gatewayCurrency := nullTexts(), nullTexts(), nullTexts(), nullTexts()
 	ledgerAmount, gatewayAmount := make([]sql.NullInt64, n), make([]sql.NullInt64, n)
+	paymentIntent, riskCurrency := nullTexts(), texts()
+	refundAt, problemSince := nullTexts(), nullTexts()
+	risk := make([]int64, n)
 	str := func(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 	num := func(p *int64) sql.NullInt64 {
 		if p == nil {
@@ -500,22 +495,34 @@ func (db *DB) upsertDiscrepanciesPostgres(ctx context.Context, tx *sqlx.Tx, runI
 		currency[i], gatewayStatus[i], failure[i] = str(d.Currency), str(string(d.GatewayStatus)), str(d.FailureReason)
 		ledgerAmount[i], gatewayAmount[i] = num(d.LedgerAmount), num(d.GatewayAmount)
 		gatewayCurrency[i] = str(d.GatewayCurrency)
+		paymentIntent[i] = str(d.PaymentIntentID)
+		risk[i], riskCurrency[i] = reconcile.AtRisk(d)
+		if !d.RefundAt.IsZero() {
+			refundAt[i] = str(storedTime(d.RefundAt).Format(time.RFC3339Nano))
+		}
+		if !d.ProblemSince.IsZero() {
+			problemSince[i] = str(storedTime(d.ProblemSince).Format(time.RFC3339Nano))
+		}
 	}
 	q := `INSERT INTO discrepancies (id, fingerprint, kind, status, customer_id, ledger_refund_id,
 	gateway_refund_ids, charge_id, currency, ledger_amount, gateway_amount, gateway_status,
-	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, gateway_currency, resolved_at, updated_at)
+	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, gateway_currency,
+	payment_intent_id, refund_at, problem_since, at_risk_amount, at_risk_currency, resolved_at, updated_at)
 SELECT v.id, v.fingerprint, v.kind, 'open', v.customer_id, v.ledger_refund_id,
 	v.gateway_refund_ids, v.charge_id, v.currency, v.ledger_amount, v.gateway_amount, v.gateway_status,
 	v.failure_reason, v.detail, $14::timestamptz, $14::timestamptz, $15::text, $15::text, v.gateway_currency,
-	NULL::timestamptz, $14::timestamptz
+	v.payment_intent_id, v.refund_at, v.problem_since, v.at_risk_amount, v.at_risk_currency, NULL::timestamptz, $14::timestamptz
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $16::text[])
+	$9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $16::text[],
+	$17::text[], $18::timestamptz[], $19::timestamptz[], $20::bigint[], $21::text[])
 	AS v(id, fingerprint, kind, customer_id, ledger_refund_id, gateway_refund_ids, charge_id, currency,
-	ledger_amount, gateway_amount, gateway_status, failure_reason, detail, gateway_currency)` + upsertConflict
+	ledger_amount, gateway_amount, gateway_status, failure_reason, detail, gateway_currency,
+	payment_intent_id, refund_at, problem_since, at_risk_amount, at_risk_currency)` + upsertConflict
 	_, err := tx.ExecContext(ctx, q,
 		pq.Array(id), pq.Array(fingerprint), pq.Array(kind), pq.Array(customer), pq.Array(ledgerRefund),
 		pq.Array(gatewayIDs), pq.Array(charge), pq.Array(currency), pq.Array(ledgerAmount), pq.Array(gatewayAmount),
-		pq.Array(gatewayStatus), pq.Array(failure), pq.Array(detail), db.timeArg(at), runID, pq.Array(gatewayCurrency))
+		pq.Array(gatewayStatus), pq.Array(failure), pq.Array(detail), db.timeArg(at), runID, pq.Array(gatewayCurrency),
+		pq.Array(paymentIntent), pq.Array(refundAt), pq.Array(problemSince), pq.Array(risk), pq.Array(riskCurrency))
 	return err
 }
 

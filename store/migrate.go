@@ -34,6 +34,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := db.migrate(ctx, "migrations", versionTable); err != nil {
 		return fmt.Errorf("migrate store: %w", err)
 	}
+	if err := db.fillAtRisk(ctx); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
 	return nil
 }
 

@@ -502,13 +502,13 @@ func testOpenByCustomer(t *testing.T, b backend) {
 	if got := ids(db.OpenDiscrepancies(ctx, "cus_none")); len(got) != 0 {
 		t.Errorf("OpenDiscrepancies(cus_none) = %v, want none", got)
 	}
-	if got := ids(db.Discrepancies(ctx, store.Filter{Kind: reconcile.GatewayFailed})); !slices.Equal(got, []string{"lr_a", "lr_d"}) {
+	if got := ids(db.Discrepancies(ctx, reconcile.CaseFilter{Kinds: []reconcile.Kind{reconcile.GatewayFailed}})); !slices.Equal(got, []string{"lr_a", "lr_d"}) {
 		t.Errorf("Discrepancies(kind gateway_failed) = %v", got)
 	}
-	if got := ids(db.Discrepancies(ctx, store.Filter{Statuses: []reconcile.Status{reconcile.StatusResolved}})); !slices.Equal(got, []string{"lr_c"}) {
+	if got := ids(db.Discrepancies(ctx, reconcile.CaseFilter{Statuses: []reconcile.Status{reconcile.StatusResolved}})); !slices.Equal(got, []string{"lr_c"}) {
 		t.Errorf("Discrepancies(resolved) = %v", got)
 	}
-	if got := ids(db.Discrepancies(ctx, store.Filter{})); len(got) != 4 {
+	if got := ids(db.Discrepancies(ctx, reconcile.CaseFilter{})); len(got) != 4 {
 		t.Errorf("Discrepancies(all) = %v", got)
 	}
 }
@@ -524,7 +524,7 @@ func testSubSecondOrdering(t *testing.T, b backend) {
 		x := disc(reconcile.GatewayFailed, fmt.Sprintf("lr_%d", i), "cus_1", fmt.Sprintf("re_%d", i))
 		finish(t, db, fmt.Sprintf("run_%d", i), base.Add(d), []reconcile.Discrepancy{x})
 	}
-	got, err := db.Discrepancies(ctx, store.Filter{})
+	got, err := db.Discrepancies(ctx, reconcile.CaseFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

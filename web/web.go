@@ -11,47 +11,31 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/refundrecon/refundrecon/money"
 	"github.com/refundrecon/refundrecon/reconcile"
 	"github.com/refundrecon/refundrecon/report"
 )
 
-// Query selects a page of cases; see the store's PageQuery.
-type Query struct {
-	Statuses     []reconcile.Status
-	Kind         reconcile.Kind
-	CustomerID   string
-	Since, Until time.Time
-	MinAmount    map[string]int64
-	Limit        int
-	Offset       int
-}
-
-// Event is one entry of a case's audit trail.
-type Event struct {
-	At                 time.Time
-	Actor, Action      string
-	FromStatus, Status reconcile.Status
-	Note               string
-}
-
 // Store is what the page reads and writes.
 type Store interface {
-	Page(ctx context.Context, q Query) ([]reconcile.Discrepancy, int, error)
+	// Cases returns one page of the cases f selects; Tally counts them all.
+	Cases(ctx context.Context, f reconcile.CaseFilter) (reconcile.CasePage, error)
+	Tally(ctx context.Context, f reconcile.CaseFilter, now time.Time) ([]reconcile.CaseTally, error)
+	// Currencies lists the currencies money is at risk in.
 	Currencies(ctx context.Context) ([]string, error)
+	// Trend replays the history into one entry per day from from to to.
+	Trend(ctx context.Context, from, to time.Time) ([]reconcile.TrendDay, error)
+	// Runs returns the most recent runs, newest first.
+	Runs(ctx context.Context, limit int) (reconcile.RunList, error)
 	Discrepancy(ctx context.Context, id string) (reconcile.Discrepancy, error)
-	History(ctx context.Context, id string) ([]Event, error)
+	History(ctx context.Context, id string) ([]reconcile.CaseEvent, error)
 	Acknowledge(ctx context.Context, id, actor, note string) (reconcile.Discrepancy, error)
 	Resolve(ctx context.Context, id, actor, note string) (reconcile.Discrepancy, error)
 }
@@ -67,8 +51,14 @@ type Config struct {
 	SecureCookies bool
 	// PageSize is the number of cases a page shows (default 50).
 	PageSize int
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// NextRun returns the next scheduled run after a time; nil when none
+	// is scheduled.
+	NextRun func(time.Time) time.Time
+	// StripeTestMode links to the Stripe Dashboard's test-mode pages (a
+	// test key, sk_test_…).
+	StripeTestMode bool
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Handler serves the page's routes.
@@ -100,11 +90,11 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"orDash": func(s string) string { return cmp.Or(s, "—") },
 	"join":   strings.Join,
 	"page":   func(k reconcile.Kind) bool { return report.Pages[k] },
-}).ParseFS(templateFS, "templates/*.html"))
+}).Funcs(listFuncs).ParseFS(templateFS, "templates/*.html"))
 
 // Routes the page serves; serve mounts them on its mux.
 var Routes = []string{"GET /{$}", "GET /login", "POST /login", "POST /logout", "GET /cases/{id}",
-	"POST /cases/{id}/ack", "POST /cases/{id}/resolve", "GET /export.csv"}
+	"POST /cases/{id}/ack", "POST /cases/{id}/resolve", "GET /export.csv", "POST /cases/ack"}
 
 // New builds the page's handler.
 func New(cfg Config) *Handler {
@@ -126,6 +116,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /cases/{id}/ack", h.Require(reconcile.ActionReview, h.review("ack")))
 	h.mux.HandleFunc("POST /cases/{id}/resolve", h.Require(reconcile.ActionReview, h.review("resolve")))
 	h.mux.HandleFunc("GET /export.csv", h.Require(reconcile.ActionRead, h.export))
+	h.mux.HandleFunc("POST /cases/ack", h.Require(reconcile.ActionReview, h.bulkAck))
 	return h
 }
 
@@ -273,171 +264,6 @@ func plain(s string) bool {
 	return true
 }
 
-// filter is the list's query string, parsed.
-type filter struct {
-	Status, Kind, Customer, From, To, Min string
-	Page                                  int
-	Problems                              []string
-}
-
-func parseFilter(v url.Values) filter {
-	f := filter{Status: cmp.Or(v.Get("status"), "unresolved"), Kind: v.Get("kind"), Customer: strings.TrimSpace(v.Get("customer")),
-		From: v.Get("from"), To: v.Get("to"), Min: strings.TrimSpace(v.Get("min")), Page: 1}
-	if p, err := strconv.Atoi(v.Get("page")); err == nil && p > 0 && p < 1_000_000 {
-		f.Page = p
-	}
-	return f
-}
-
-func (f filter) values() url.Values {
-	v := url.Values{}
-	for k, s := range map[string]string{"status": f.Status, "kind": f.Kind, "customer": f.Customer, "from": f.From, "to": f.To, "min": f.Min} {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	return v
-}
-
-// query turns the filter into a store query; what cannot be read is named
-// in f.Problems and ignored.
-func (h *Handler) query(ctx context.Context, f *filter) (Query, error) {
-	var q Query
-	switch f.Status {
-	case "unresolved":
-		q.Statuses = []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}
-	case "open", "acknowledged", "resolved":
-		q.Statuses = []reconcile.Status{reconcile.Status(f.Status)}
-	case "all":
-	default:
-		f.Problems = append(f.Problems, "unknown status "+strconv.Quote(f.Status))
-		f.Status = "unresolved"
-		q.Statuses = []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged}
-	}
-	if f.Kind != "" {
-		if k := reconcile.Kind(f.Kind); k.Valid() {
-			q.Kind = k
-		} else {
-			f.Problems = append(f.Problems, "unknown kind "+strconv.Quote(f.Kind))
-			f.Kind = ""
-		}
-	}
-	q.CustomerID = f.Customer
-	for _, d := range []struct {
-		v   *string
-		t   *time.Time
-		end bool
-	}{{&f.From, &q.Since, false}, {&f.To, &q.Until, true}} {
-		if *d.v == "" {
-			continue
-		}
-		t, err := time.Parse("2006-01-02", *d.v)
-		if err != nil {
-			f.Problems = append(f.Problems, "dates are YYYY-MM-DD, not "+strconv.Quote(*d.v))
-			*d.v = ""
-			continue
-		}
-		if d.end {
-			t = t.Add(24*time.Hour - time.Nanosecond)
-		}
-		*d.t = t
-	}
-	if f.Min != "" {
-		min, err := strconv.ParseFloat(f.Min, 64)
-		if err != nil || min < 0 || math.IsInf(min, 0) || math.IsNaN(min) {
-			f.Problems = append(f.Problems, "the minimum amount is a number such as 50 or 12.50")
-			f.Min = ""
-		} else {
-			curs, err := h.cfg.Store.Currencies(ctx)
-			if err != nil {
-				return q, err
-			}
-			q.MinAmount = map[string]int64{}
-			for _, c := range curs {
-				q.MinAmount[c] = int64(math.Ceil(min * math.Pow10(money.Digits(c))))
-			}
-		}
-	}
-	q.Limit = h.cfg.PageSize
-	q.Offset = (f.Page - 1) * h.cfg.PageSize
-	return q, nil
-}
-
-type listData struct {
-	Who, CSRF     string
-	Filter        filter
-	Kinds         []reconcile.Kind
-	Statuses      []string
-	Cases         []reconcile.Discrepancy
-	Total, Pages  int
-	First, Last   int
-	Prev, Next    string
-	Export        string
-	GeneratedAt   time.Time
-	NoTokensAtAll bool
-}
-
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, s Session) {
-	f := parseFilter(r.URL.Query())
-	q, err := h.query(r.Context(), &f)
-	if err != nil {
-		h.fail(w, "read cases", err)
-		return
-	}
-	cases, total, err := h.cfg.Store.Page(r.Context(), q)
-	if err != nil {
-		h.fail(w, "read cases", err)
-		return
-	}
-	d := listData{Who: s.Name, CSRF: s.CSRF, Filter: f, Kinds: reconcile.Kinds, Cases: cases, Total: total,
-		Statuses: []string{"unresolved", "open", "acknowledged", "resolved", "all"}, GeneratedAt: h.now()}
-	d.Pages = max(1, (total+h.cfg.PageSize-1)/h.cfg.PageSize)
-	if len(cases) > 0 {
-		d.First, d.Last = q.Offset+1, q.Offset+len(cases)
-	}
-	link := func(page int) string {
-		v := f.values()
-		v.Set("page", strconv.Itoa(page))
-		return "/?" + v.Encode()
-	}
-	if f.Page > 1 {
-		d.Prev = link(f.Page - 1)
-	}
-	if f.Page < d.Pages {
-		d.Next = link(f.Page + 1)
-	}
-	d.Export = "/export.csv?" + f.values().Encode()
-	h.render(w, http.StatusOK, "list.html", d)
-}
-
-type caseData struct {
-	Who, CSRF string
-	// CanReview: the role may acknowledge and resolve (else no forms).
-	CanReview bool
-	Case      reconcile.Discrepancy
-	History   []Event
-	Flash     string
-}
-
-func (h *Handler) showCase(w http.ResponseWriter, r *http.Request, s Session) {
-	id := r.PathValue("id")
-	d, err := h.cfg.Store.Discrepancy(r.Context(), id)
-	if errors.Is(err, reconcile.ErrNotFound) {
-		http.Error(w, "no such case", http.StatusNotFound)
-		return
-	}
-	if err != nil {
-		h.fail(w, "read case", err)
-		return
-	}
-	hist, err := h.cfg.Store.History(r.Context(), id)
-	if err != nil {
-		h.fail(w, "read history", err)
-		return
-	}
-	h.render(w, http.StatusOK, "case.html", caseData{Who: s.Name, CSRF: s.CSRF, CanReview: s.Role.Allows(reconcile.ActionReview), Case: d, History: hist, Flash: r.URL.Query().Get("done")})
-}
-
 func (h *Handler) review(action string) func(http.ResponseWriter, *http.Request, Session) {
 	return func(w http.ResponseWriter, r *http.Request, s Session) {
 		id := r.PathValue("id")
@@ -461,37 +287,6 @@ func (h *Handler) review(action string) func(http.ResponseWriter, *http.Request,
 		}
 		h.log.Info("case reviewed", "discrepancy_id", id, "action", action, "actor", s.Name)
 		http.Redirect(w, r, "/cases/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
-	}
-}
-
-// exportLimit bounds a CSV download.
-const exportLimit = 100_000
-
-func (h *Handler) export(w http.ResponseWriter, r *http.Request, _ Session) {
-	f := parseFilter(r.URL.Query())
-	q, err := h.query(r.Context(), &f)
-	if err != nil {
-		h.fail(w, "export", err)
-		return
-	}
-	q.Limit, q.Offset = 1000, 0
-	var all []reconcile.Discrepancy
-	for len(all) < exportLimit {
-		page, total, err := h.cfg.Store.Page(r.Context(), q)
-		if err != nil {
-			h.fail(w, "export", err)
-			return
-		}
-		all = append(all, page...)
-		if len(page) < q.Limit || len(all) >= total {
-			break
-		}
-		q.Offset += len(page)
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="refundrecon-%s.csv"`, h.now().UTC().Format("20060102-150405")))
-	if err := report.WriteCSV(w, all); err != nil {
-		h.log.Error("export", "error", err)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/refundrecon/refundrecon/alert"
 	"github.com/refundrecon/refundrecon/gateway/fakestripe"
 	"github.com/refundrecon/refundrecon/reconcile"
-	"github.com/refundrecon/refundrecon/store"
 )
 
 // The alert secrets of the tests; none may show in any output.
@@ -125,7 +124,7 @@ func fix(t *testing.T, w *world, ledgerID string) {
 
 func caseID(t *testing.T, w *world, ledgerID string) string {
 	t.Helper()
-	ds, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	ds, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

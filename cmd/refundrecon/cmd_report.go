@@ -27,7 +27,7 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 	if len(pos) > 0 {
 		return usagef("report takes no arguments, got %q", pos[0])
 	}
-	filter := store.Filter{}
+	filter := reconcile.CaseFilter{}
 	scope := "all"
 	switch *status {
 	case "open":

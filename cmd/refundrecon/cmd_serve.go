@@ -33,6 +33,9 @@ type serveOptions struct {
 	WebhookSecret   string
 	ShutdownTimeout time.Duration
 	RecheckDelay    time.Duration
+	// StripeTestMode: the key is a test key, so the page links to the
+	// Stripe Dashboard's test-mode pages.
+	StripeTestMode bool
 }
 
 // Serve's fixed choices.
@@ -211,19 +214,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("%w: %s", reconcile.ErrConfig, strings.Join(problems, "; "))
 	}
 
+	o.StripeTestMode = strings.HasPrefix(s.StripeAPIKey, "sk_test_") || strings.HasPrefix(s.StripeAPIKey, "rk_test_")
 	a, err := openApp(ctx, &s, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	return serve(ctx, a, o, sched, tokens, store.Redact(s.DatabaseURL), stdout)
-}
-
-// serveStore adapts the store to what the HTTP side consumes.
-type serveStore struct{ *store.DB }
-
-func (s serveStore) Discrepancies(ctx context.Context, f server.Filter) ([]reconcile.Discrepancy, error) {
-	return s.DB.Discrepancies(ctx, store.Filter{Statuses: f.Statuses, Kind: f.Kind, CustomerID: f.CustomerID})
 }
 
 func stripeStats(st gateway.Stats, responses []gateway.ResponseCount) server.StripeStats {
@@ -308,7 +305,7 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		log.Warn("API_TOKENS is empty: the API refuses every request with 401")
 	}
 	handler := server.New(server.Config{
-		Store:   serveStore{a.db},
+		Store:   a.db,
 		Check:   check,
 		Webhook: webhook,
 		Recheck: rechecker.Enqueue,
@@ -316,7 +313,8 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		Metrics: metrics,
 		Logger:  log,
 		Page: web.New(web.Config{
-			Store: pageStore{a.db}, Tokens: tokens, Logger: log,
+			Store: a.db, Tokens: tokens, Logger: log,
+			NextRun: sched.Next, StripeTestMode: o.StripeTestMode,
 		}).WithCheck(a.pageCheck), // support page (cmd_lookup.go)
 		PageRoutes: slices.Concat(web.Routes, web.CheckRoutes),
 	}).WithLookup(a.apiLookup) // POST /api/lookup (cmd_lookup.go)

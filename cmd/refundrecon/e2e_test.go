@@ -362,7 +362,7 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		ids[d["id"].(string)] = true
 	}
-	stored, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	stored, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestRunFailsClosedOnBrokenListing(t *testing.T) {
 	if _, _, err := w.run("run"); err != nil {
 		t.Fatal(err)
 	}
-	before, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	before, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +437,7 @@ func TestRunFailsClosedOnBrokenListing(t *testing.T) {
 	if rep.Status != "failed" || len(rep.Discrepancies) != 0 || rep.Error == "" {
 		t.Fatalf("failed run report: %+v", rep)
 	}
-	after, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	after, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestRunFailsOnMalformedPage(t *testing.T) {
 	if rep := decodeReport(t, out); rep.Status != "failed" || len(rep.Discrepancies) != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	if ds, _ := w.db.Discrepancies(context.Background(), store.Filter{}); len(ds) != 0 {
+	if ds, _ := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{}); len(ds) != 0 {
 		t.Fatalf("a failed run stored %d cases", len(ds))
 	}
 }
@@ -83,7 +83,7 @@ func TestRunStatementTimeout(t *testing.T) {
 	if exitCode(err, &bytes.Buffer{}) != exitRunFailed || !strings.Contains(err.Error(), "statement timeout") {
 		t.Fatalf("exit %d: %v\n%s", exitCode(err, &bytes.Buffer{}), err, stderr)
 	}
-	ds, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	ds, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	if err != nil || len(ds) != len(want) {
 		t.Fatalf("cases after a failed run: %d (%v), want %d", len(ds), err, len(want))
 	}
@@ -200,7 +200,7 @@ func TestRunFailsOnProxyNotFoundPage(t *testing.T) {
 	if got := triples(decodeReport(t, out)); !slices.Equal(got, []string{"gateway_failed lr_old [re_old]"}) {
 		t.Fatalf("first run: %v", got)
 	}
-	before, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	before, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	if err != nil || len(before) != 1 {
 		t.Fatalf("cases: %v (%v)", before, err)
 	}
@@ -224,7 +224,7 @@ func TestRunFailsOnProxyNotFoundPage(t *testing.T) {
 	if retried < 2 {
 		t.Errorf("the 404 page was asked %d times, want it retried", retried)
 	}
-	after, err := w.db.Discrepancies(context.Background(), store.Filter{})
+	after, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	if err != nil || len(after) != 1 {
 		t.Fatalf("cases after: %+v (%v)", after, err)
 	}

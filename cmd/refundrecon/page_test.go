@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func pageWorld(t *testing.T) (*httptest.Server, *store.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	h := web.New(web.Config{Store: pageStore{db}, Tokens: pageTokens, PageSize: 10})
+	h := web.New(web.Config{Store: db, Tokens: pageTokens, PageSize: 10})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, db
@@ -102,7 +103,6 @@ func TestFinancePageInBrowser(t *testing.T) {
 	defer cancel()
 
 	var loginURL, kinds, status, history, detail string
-	var shot, caseShot []byte
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(srv.URL+"/?kind=gateway_failed"),
 		chromedp.WaitVisible(`#token`, chromedp.ByID),
@@ -115,7 +115,7 @@ func TestFinancePageInBrowser(t *testing.T) {
 		chromedp.Click(`#apply`, chromedp.ByID),
 		// The old page's table is #cases too: wait for the filtered one.
 		chromedp.WaitVisible(`table#cases[data-kind="gateway_canceled"]`, chromedp.ByQuery),
-		chromedp.Evaluate(`Array.from(document.querySelectorAll('#cases tbody tr td:nth-child(2)')).map(td => td.textContent.trim()).join(',')`, &kinds),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#cases tbody tr')).map(tr => tr.dataset.kind).join(',')`, &kinds),
 		chromedp.Click(`a.case-link`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#case-status`, chromedp.ByID),
 		chromedp.Text(`#detail`, &detail, chromedp.ByID),
@@ -124,10 +124,6 @@ func TestFinancePageInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
 		chromedp.Text(`#case-status`, &status, chromedp.ByID),
 		chromedp.Text(`#history`, &history, chromedp.ByID),
-		chromedp.FullScreenshot(&caseShot, 100),
-		chromedp.Navigate(srv.URL+"/?status=all"),
-		chromedp.WaitVisible(`#cases`, chromedp.ByID),
-		chromedp.FullScreenshot(&shot, 100), // 100: PNG,
 	)
 	if err != nil {
 		t.Fatalf("browser: %v", err)
@@ -150,20 +146,13 @@ func TestFinancePageInBrowser(t *testing.T) {
 		}
 	}
 	// The store's audit trail says the same.
-	acked, err := db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusAcknowledged}})
+	acked, err := db.Discrepancies(context.Background(), reconcile.CaseFilter{Statuses: []reconcile.Status{reconcile.StatusAcknowledged}})
 	if err != nil || len(acked) != 1 {
 		t.Fatalf("acknowledged cases: %d (%v)", len(acked), err)
 	}
 	events, err := db.Events(context.Background(), acked[0].ID)
 	if err != nil || events[len(events)-1].Actor != "alice" {
 		t.Fatalf("audit trail: %+v (%v)", events, err)
-	}
-	if dir := os.Getenv("REFUNDRECON_SCREENSHOT_DIR"); dir != "" {
-		for name, png := range map[string][]byte{"review-page.png": shot, "review-case.png": caseShot} {
-			if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }
 
@@ -192,20 +181,28 @@ func TestFinancePageHTTP(t *testing.T) {
 		t.Fatalf("session cookie %+v", cookie)
 	}
 
-	// Paging: 10 a page over the demo's cases.
-	body := get(t, c, srv.URL+"/?status=all&page=2")
-	if !strings.Contains(body, "11–20 of") || !strings.Contains(body, `rel="prev"`) {
-		t.Errorf("page 2 does not say 11–20:\n%.500s", body)
+	// Paging: 10 a page over the demo's cases, by the store's cursor.
+	body := get(t, c, srv.URL+"/?status=all")
+	next := ""
+	if m := regexp.MustCompile(`<a href="/\?([^"]*)" rel="next"`).FindStringSubmatch(body); m != nil {
+		next = strings.ReplaceAll(m[1], "&amp;", "&")
+	}
+	if next == "" {
+		t.Fatalf("the first page has no next link:\n%.500s", body)
+	}
+	body = get(t, c, srv.URL+"/?"+next)
+	if !strings.Contains(body, "10 shown of") || !strings.Contains(body, `rel="first"`) {
+		t.Errorf("page 2 does not say 10 shown:\n%.500s", body)
 	}
 	// Bad filters are named, not fatal.
-	body = get(t, c, srv.URL+"/?kind=bogus&from=yesterday&min=lots")
+	body = get(t, c, srv.URL+"/?kind=bogus&from=yesterday&min=lots&cur=usd")
 	for _, s := range []string{"unknown kind", "dates are YYYY-MM-DD", "minimum amount"} {
 		if !strings.Contains(body, s) {
 			t.Errorf("list does not say %q", s)
 		}
 	}
 	// A POST without the form's CSRF token changes nothing.
-	ds, _ := db.Discrepancies(context.Background(), store.Filter{})
+	ds, _ := db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 	id := ds[0].ID
 	resp, err := c.PostForm(srv.URL+"/cases/"+id+"/ack", url.Values{"note": {"forged"}})
 	if err != nil || resp.StatusCode != http.StatusForbidden {
@@ -370,7 +367,7 @@ func TestLogoutEndsTheSessionForGood(t *testing.T) {
 // otherwise, and the case does not change).
 func TestPageRoles(t *testing.T) {
 	srv, db := pageWorld(t)
-	ds, err := db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
+	ds, err := db.Discrepancies(context.Background(), reconcile.CaseFilter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
 	if err != nil || len(ds) < len(pageTokens) {
 		t.Fatalf("%d open cases (%v)", len(ds), err)
 	}

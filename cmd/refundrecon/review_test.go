@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/refundrecon/refundrecon/reconcile"
-	"github.com/refundrecon/refundrecon/store"
 )
 
 // ack and resolve keep the audit trail; a resolve alerts; a case that is
@@ -113,7 +112,7 @@ func TestReviewCommands(t *testing.T) {
 	delete(w.env, "STRIPE_API_KEY")
 	other := caseID(t, w, "lr_2")
 	mustRun(t, w, "ack", other, "--by", "carol")
-	if ds, _ := w.db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusAcknowledged}}); len(ds) != 1 || ds[0].ID != other {
+	if ds, _ := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{Statuses: []reconcile.Status{reconcile.StatusAcknowledged}}); len(ds) != 1 || ds[0].ID != other {
 		t.Fatalf("acknowledged: %+v", ds)
 	}
 }

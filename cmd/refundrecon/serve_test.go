@@ -359,7 +359,7 @@ func TestServeWebhookRechecksTheCustomer(t *testing.T) {
 	var cases []reconcile.Discrepancy
 	waitUntil(t, 10*time.Second, "an open gateway_failed case", func() bool {
 		var err error
-		cases, err = w.db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
+		cases, err = w.db.Discrepancies(context.Background(), reconcile.CaseFilter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -558,7 +558,7 @@ func TestServeShutdownDuringARun(t *testing.T) {
 			if len(statuses) != 1 || statuses[0] != tc.want {
 				t.Fatalf("runs %v, want [%s]\n%s", statuses, tc.want, p.stderr)
 			}
-			ds, err := w.db.Discrepancies(context.Background(), store.Filter{})
+			ds, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -714,7 +714,7 @@ func TestServeTokenRoles(t *testing.T) {
 	if code, body := p.request("POST", "/api/customers/cus_failed/reconcile", finance, ""); code != 200 {
 		t.Fatalf("finance reconcile: %d %s", code, body)
 	}
-	ds, err := w.db.Discrepancies(context.Background(), store.Filter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
+	ds, err := w.db.Discrepancies(context.Background(), reconcile.CaseFilter{Statuses: []reconcile.Status{reconcile.StatusOpen}})
 	if err != nil || len(ds) == 0 {
 		t.Fatalf("no open case to review (%v)", err)
 	}

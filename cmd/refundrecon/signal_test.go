@@ -17,7 +17,6 @@ import (
 
 	"github.com/refundrecon/refundrecon/gateway/fakestripe"
 	"github.com/refundrecon/refundrecon/reconcile"
-	"github.com/refundrecon/refundrecon/store"
 )
 
 // The binary killed in the middle of a run (SIGKILL), then stopped in the
@@ -92,7 +91,7 @@ func TestSignalsMidRun(t *testing.T) {
 	if code != exitRunFailed || !strings.Contains(out, "interrupted") && !strings.Contains(out, "canceled") {
 		t.Fatalf("SIGTERM mid-run: exit %d, want 1 saying it was interrupted\n%s", code, out)
 	}
-	if ds, _ := w.db.Discrepancies(t.Context(), store.Filter{}); len(ds) != 0 {
+	if ds, _ := w.db.Discrepancies(t.Context(), reconcile.CaseFilter{}); len(ds) != 0 {
 		t.Fatalf("interrupted runs left %d cases", len(ds))
 	}
 
