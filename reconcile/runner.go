@@ -47,6 +47,13 @@ type Timings struct {
 // and changed no discrepancy. A gateway listing that did not finish never
 // turns into missing_at_gateway or missing_in_ledger.
 func (r *Runner) Run(ctx context.Context, scope Scope) (Report, error) {
+	return r.RunFenced(ctx, scope, Fence{})
+}
+
+// RunFenced is Run for a caller holding the reconciliation lock: the run
+// records its outcome only while fence still holds, and fails with an error
+// wrapping ErrFenced otherwise, changing nothing.
+func (r *Runner) RunFenced(ctx context.Context, scope Scope, fence Fence) (Report, error) {
 	now := r.now()
 	if scope.Until.IsZero() {
 		scope.Until = now
@@ -55,7 +62,7 @@ func (r *Runner) Run(ctx context.Context, scope Scope) (Report, error) {
 	if newID == nil {
 		newID = NewRunID
 	}
-	run := Run{ID: newID(now), Scope: scope, StartedAt: now, Status: RunRunning}
+	run := Run{ID: newID(now), Scope: scope, StartedAt: now, Status: RunRunning, Fence: fence}
 	if err := r.Store.StartRun(ctx, run); err != nil {
 		return Report{Run: run}, fmt.Errorf("record run start: %w", err)
 	}

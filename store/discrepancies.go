@@ -282,13 +282,8 @@ func (db *DB) FinishRun(ctx context.Context, run reconcile.Run, found []reconcil
 	}
 	defer tx.Rollback()
 
-	b := newBinder(db.dialect)
-	q := db.insertRun(b, run) + `
-ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
-	ledger_refunds = excluded.ledger_refunds, gateway_refunds = excluded.gateway_refunds,
-	matched = excluded.matched, discrepancies = excluded.discrepancies, error = excluded.error`
-	if _, err := tx.ExecContext(ctx, q, b.args...); err != nil {
-		return nil, fmt.Errorf("finish run %s: record run: %w", run.ID, err)
+	if err := db.recordFinished(ctx, tx, run); err != nil {
+		return nil, fmt.Errorf("finish run %s: %w", run.ID, err)
 	}
 
 	existing, err := db.lockKnown(ctx, tx, order)
@@ -374,6 +369,35 @@ ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.
 		return nil, fmt.Errorf("finish run %s: commit: %w", run.ID, err)
 	}
 	return out, nil
+}
+
+// recordFinished is FinishRun's first step: it checks the run's fence, then
+// records the run, but only over a row still running (or none: a run
+// StartRun never recorded). A run another process recorded failed (an
+// orphan, as it thought, after this run lost its lock) stays failed: the
+// error wraps reconcile.ErrFenced and the transaction must end unapplied.
+func (db *DB) recordFinished(ctx context.Context, tx *sqlx.Tx, run reconcile.Run) error {
+	if err := db.checkFence(ctx, tx, run.Fence); err != nil {
+		return err
+	}
+	b := newBinder(db.dialect)
+	q := db.insertRun(b, run) + `
+ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+	ledger_refunds = excluded.ledger_refunds, gateway_refunds = excluded.gateway_refunds,
+	matched = excluded.matched, discrepancies = excluded.discrepancies, error = excluded.error
+WHERE runs.status = ` + b.add(string(reconcile.RunRunning))
+	res, err := tx.ExecContext(ctx, q, b.args...)
+	if err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record run: %w", err)
+	} else if n == 0 {
+		var status string
+		_ = tx.GetContext(ctx, &status, db.db.Rebind(`SELECT status FROM runs WHERE id = ?`), run.ID)
+		return fmt.Errorf("%w: the run is already recorded %s", reconcile.ErrFenced, status)
+	}
+	return nil
 }
 
 // lockKnown reads the status and first sighting of the stored discrepancies
