@@ -119,6 +119,8 @@ type sides struct {
 	gwIndex idMap // (string id of) a refund id -> its index
 	// customerCharges are the charges of scope.CustomerID, when set.
 	customerCharges map[string]bool
+	// rejudge: the open cases' subjects, judged again (rejudge.go).
+	rejudge rejudge
 }
 
 func newSides(scope Scope) *sides {
@@ -204,7 +206,7 @@ func (s *sides) addGateway(g GatewayRefund) bool {
 // gatewayInScope: created inside the window, and the customer's when the
 // run is for one customer.
 func (s *sides) gatewayInScope(g *GatewayRefund) bool {
-	return s.scope.Contains(g.Created) && s.gatewayOfCustomer(g)
+	return (s.scope.Contains(g.Created) || s.rejudge.hasGateway(g.ID)) && s.gatewayOfCustomer(g)
 }
 
 func (s *sides) gatewayOfCustomer(g *GatewayRefund) bool {
@@ -222,6 +224,9 @@ func (s *sides) gatewayOfCustomer(g *GatewayRefund) bool {
 // matched to a refund the gateway failed inside it; and the customer's (by
 // the ledger or by a matched charge) when the run is for one customer.
 func (s *sides) ledgerInScope(l *LedgerRefund, matched []int32) bool {
+	if s.rejudge.hasLedger(l.ID) {
+		return true // an open case's row, judged again wherever it lies
+	}
 	if s.scope.CustomerID != "" && l.CustomerID != s.scope.CustomerID {
 		ok := false
 		for _, j := range matched {
@@ -276,6 +281,21 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		return Report{Timings: t}, err
 	}
 	log.Debug("gateway read", "gateway_refunds", s.gateway.len(), "elapsed", t.Gateway)
+
+	// The open cases of the scope, judged again by direct look-ups of
+	// what the reads above did not return (rejudge.go).
+	start = time.Now()
+	open, err := r.Store.OpenDiscrepancies(ctx, scope.CustomerID)
+	t.Store += time.Since(start)
+	if err != nil {
+		return Report{Timings: t}, fmt.Errorf("load open discrepancies: %w", err)
+	}
+	start = time.Now()
+	err = r.loadRejudged(ctx, s, open)
+	t.Gateway += time.Since(start)
+	if err != nil {
+		return Report{Timings: t}, err
+	}
 
 	start = time.Now()
 	m := matchTables(&s.ledger, &s.gateway, &s.gwIndex)
@@ -402,22 +422,17 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	counts.Discrepancies = len(found)
 	t.Match += time.Since(start)
 
-	// Record: new and known discrepancies, and the resolution of those this
-	// run covered and no longer sees.
+	// Record what Decide makes of the cases found and judged again.
 	start = time.Now()
-	open, err := r.Store.OpenDiscrepancies(ctx, scope.CustomerID)
-	if err != nil {
-		return Report{Timings: t}, fmt.Errorf("load open discrepancies: %w", err)
-	}
-	resolved := r.resolvable(s, m, open, found)
 	run.Status, run.Counts, run.FinishedAt = RunSucceeded, counts, r.now()
-	saved, err := r.Store.FinishRun(ctx, *run, found, resolved)
+	changes, err := r.Store.FinishRun(ctx, *run, found, s.judged(open))
 	t.Store += time.Since(start)
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("record run: %w", err)
 	}
+	saved := changes.Cases
 	SortDiscrepancies(saved)
-	return Report{Run: *run, Discrepancies: saved, Resolved: resolved, Timings: t, Refunds: outcomes}, nil
+	return Report{Run: *run, Discrepancies: saved, Resolved: changes.Resolved, Timings: t, Refunds: outcomes}, nil
 }
 
 // fetchGateway reads the gateway side of the scope.
@@ -590,57 +605,6 @@ func (r *Runner) confirmMissing(ctx context.Context, s *sides, m matching, now t
 		}
 	}
 	return added, nil
-}
-
-// resolvable returns the ids of the open discrepancies this run covered and
-// did not find again. A run covers a ledger refund it held in scope, and a
-// gateway refund created inside its window; a customer run covers only that
-// customer's.
-func (r *Runner) resolvable(s *sides, m matching, open, found []Discrepancy) []string {
-	foundIDs := make(map[string]bool, len(found))
-	for _, d := range found {
-		foundIDs[d.ID] = true
-	}
-	// Only the ledger ids of open cases need asking about: those held.
-	var asked idMap
-	for _, d := range open {
-		if !foundIDs[d.ID] && d.LedgerRefundID != "" {
-			if id, ok := s.strs.lookup(d.LedgerRefundID); ok {
-				asked.put(id, 0)
-			}
-		}
-	}
-	ledgerCovered := map[string]bool{}
-	if asked.n > 0 {
-		for i := range s.ledger.len() {
-			if _, ok := asked.get(s.ledger.rec(i).id); !ok {
-				continue
-			}
-			if l := s.ledger.at(i); l.ID != "" && s.ledgerInScope(&l, m.of(i)) {
-				ledgerCovered[l.ID] = true
-			}
-		}
-	}
-	var resolved []string
-	for _, d := range open {
-		if foundIDs[d.ID] {
-			continue
-		}
-		covered := false
-		if d.LedgerRefundID != "" {
-			covered = ledgerCovered[d.LedgerRefundID]
-		} else if len(d.GatewayRefundIDs) == 1 {
-			if j, ok := s.gatewayIndex(d.GatewayRefundIDs[0]); ok {
-				g := s.gateway.at(j)
-				covered = s.gatewayInScope(&g)
-			}
-		}
-		if covered {
-			resolved = append(resolved, d.ID)
-		}
-	}
-	slices.Sort(resolved)
-	return resolved
 }
 
 // detach copies the strings of discrepancies that point into a run's

@@ -134,26 +134,19 @@ func (m *memStore) OpenDiscrepancies(_ context.Context, c string) ([]Discrepancy
 	}
 	return out, nil
 }
-func (m *memStore) FinishRun(_ context.Context, r Run, found []Discrepancy, resolved []string) ([]Discrepancy, error) {
+// FinishRun applies what Decide returns; it holds no rule of its own.
+func (m *memStore) FinishRun(_ context.Context, r Run, found []Discrepancy, judged map[string]string) (Changes, error) {
 	m.finish++
 	m.runs[r.ID] = r
-	out := make([]Discrepancy, len(found))
-	for i, d := range found {
-		old, ok := m.cases[d.ID]
-		d.New, d.Status, d.LastSeenAt = !ok, StatusOpen, r.FinishedAt
-		d.FirstSeenAt = r.FinishedAt
-		if ok {
-			d.FirstSeenAt = old.FirstSeenAt
-		}
-		m.cases[d.ID] = d
-		out[i] = d
+	stored := make([]Discrepancy, 0, len(m.cases))
+	for _, d := range m.cases {
+		stored = append(stored, d)
 	}
-	for _, id := range resolved {
-		d := m.cases[id]
-		d.Status = StatusResolved
-		m.cases[id] = d
+	ch := Decide(r.FinishedAt, stored, found, judged)
+	for _, c := range ch.Changes {
+		m.cases[c.Case.ID] = c.Case
 	}
-	return out, nil
+	return ch, nil
 }
 
 type kindKey struct {
