@@ -134,6 +134,7 @@ func (m *memStore) OpenDiscrepancies(_ context.Context, c string) ([]Discrepancy
 	}
 	return out, nil
 }
+
 // FinishRun applies what Decide returns; it holds no rule of its own.
 func (m *memStore) FinishRun(_ context.Context, r Run, found []Discrepancy, judged map[string]string) (Changes, error) {
 	m.finish++
