@@ -339,3 +339,60 @@ func TestRunCustomerWholeHistory(t *testing.T) {
 		t.Fatalf("calls %v: a customer run lists by charge, not the whole account", gateway.calls)
 	}
 }
+
+// Every run judges again each open case of its scope, also outside its
+// window: a deleted ledger row resolves its case (the history says so); a
+// row set to failed that left the window resolves; a case still a problem
+// outside the window stays open, not resolved and reopened.
+func TestRunRejudgesOpenCasesOutsideItsWindow(t *testing.T) {
+	mk := func(id string, at time.Time) LedgerRefund {
+		return LedgerRefund{ID: id, CustomerID: "cus_1", ChargeID: "ch_" + id, GatewayRefundID: "re_" + id, Amount: 100,
+			Currency: "usd", Status: LedgerComplete, CreatedAt: at, CompletedAt: at}
+	}
+	failedAt := func(id string, at time.Time) GatewayRefund {
+		return GatewayRefund{ID: "re_" + id, ChargeID: "ch_" + id, Amount: 100, Currency: "usd", Status: RefundFailed,
+			FailureReason: "expired_or_canceled_card", Created: at, FailedAt: at}
+	}
+	t1 := ago(3 * day24)
+	ledger := &memLedger{rows: []LedgerRefund{mk("deleted", t1), mk("fixed", t1), mk("persists", t1)}}
+	gateway := &memGateway{refunds: []GatewayRefund{failedAt("deleted", t1), failedAt("fixed", t1), failedAt("persists", t1)}}
+	store := newMemStore()
+	r := newRunner(ledger, gateway, store)
+	rep, err := r.Run(context.Background(), window)
+	if err != nil || len(rep.Discrepancies) != 3 {
+		t.Fatalf("first run: %v, %v", err, kinds(rep.Discrepancies))
+	}
+	ids := map[string]string{}
+	for _, d := range rep.Discrepancies {
+		ids[d.LedgerRefundID] = d.ID
+	}
+
+	// A year later every row lies far outside the window and its margin.
+	// One row was deleted, one set to failed, one still says complete.
+	ledger.rows = []LedgerRefund{mk("persists", t1), mk("fixed", t1)}
+	ledger.rows[1].Status = LedgerFailed
+	later := Scope{Since: now.Add(300 * day24), Until: now.Add(365 * day24)}
+	r.Now = func() time.Time { return later.Until }
+	rep, err = r.Run(context.Background(), later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(rep.Resolved)
+	want := []string{ids["deleted"], ids["fixed"]}
+	slices.Sort(want)
+	if !slices.Equal(rep.Resolved, want) {
+		t.Fatalf("resolved %v, want the deleted row's and the fixed row's cases %v", rep.Resolved, want)
+	}
+	if len(rep.Discrepancies) != 1 || rep.Discrepancies[0].ID != ids["persists"] || rep.Discrepancies[0].New ||
+		rep.Discrepancies[0].Status != StatusOpen {
+		t.Fatalf("found %+v, want the persisting case, known and open", rep.Discrepancies)
+	}
+	if d := store.cases[ids["persists"]]; d.Status != StatusOpen {
+		t.Fatalf("the persisting case is %s", d.Status)
+	}
+	for _, id := range want {
+		if d := store.cases[id]; d.Status != StatusResolved {
+			t.Fatalf("case %s is %s, want resolved", id, d.Status)
+		}
+	}
+}
