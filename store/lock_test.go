@@ -320,6 +320,16 @@ func TestLockLostRunCannotCommit(t *testing.T) {
 				return err == nil
 			})
 			defer lockB.Release(ctx)
+			// Before B has even recorded A as failed, A's fence no longer
+			// holds: a new holder bumped the lock's generation.
+			early := runA
+			early.FinishedAt, early.Status = start.Add(90*time.Second), reconcile.RunSucceeded
+			if _, err := one.FinishRun(ctx, early, []reconcile.Discrepancy{stale}, nil); !errors.Is(err, reconcile.ErrFenced) {
+				t.Fatalf("FinishRun with a fence taken over: %v, want ErrFenced", err)
+			}
+			if got, _ := two.Run(ctx, "run_a"); got.Status != reconcile.RunRunning {
+				t.Fatalf("a refused FinishRun recorded run_a %s", got.Status)
+			}
 			if n, err := two.AbortRunning(ctx, "aborted: test"); err != nil || n != 1 {
 				t.Fatalf("aborted %d runs (%v), want run_a", n, err)
 			}
