@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Every run judges again each unresolved case of its customer scope, also
@@ -84,8 +86,9 @@ func (r *Runner) loadRejudged(ctx context.Context, s *sides, open []Discrepancy)
 }
 
 // judged returns, for Decide, the subjects of open the run judged again
-// and the reason each resolves if the run did not find it.
-func (s *sides) judged(open []Discrepancy) map[string]string {
+// and the reason each resolves if the run did not find it. [from, to] is
+// the run's ledger read.
+func (s *sides) judged(open []Discrepancy, from, to time.Time) map[string]string {
 	out := make(map[string]string, len(open))
 	for _, d := range open {
 		subj := d.Fingerprint()
@@ -109,10 +112,26 @@ func (s *sides) judged(open []Discrepancy) map[string]string {
 				out[subj] = ReasonGatewayRefundGone
 			}
 		case strings.HasPrefix(subj, "row:"):
-			// An id-less row cannot be looked up: the run's read of its
-			// customer scope is the look-up.
-			out[subj] = ReasonRowChanged
+			// An id-less row cannot be looked up: the run's read is the
+			// look-up, so only a row that read would have returned is
+			// judged (never a false all-clear for a row outside it).
+			if rowRead(subj, from, to) {
+				out[subj] = ReasonRowChanged
+			}
 		}
 	}
 	return out
+}
+
+// rowRead reports whether a ledger read over [from, to] (a zero from: the
+// whole history) returns the id-less row of subject: one created inside it,
+// or without a creation time (which belongs to every window). The row's
+// creation time is the last field of its content key (classify.go).
+func rowRead(subject string, from, to time.Time) bool {
+	n, err := strconv.ParseInt(subject[strings.LastIndex(subject, "|")+1:], 10, 64)
+	if err != nil || n == (time.Time{}).UnixNano() {
+		return true
+	}
+	created := time.Unix(0, n)
+	return (from.IsZero() || !created.Before(from)) && !created.After(to)
 }

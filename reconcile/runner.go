@@ -425,7 +425,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	// Record what Decide makes of the cases found and judged again.
 	start = time.Now()
 	run.Status, run.Counts, run.FinishedAt = RunSucceeded, counts, r.now()
-	changes, err := r.Store.FinishRun(ctx, *run, found, s.judged(open))
+	changes, err := r.Store.FinishRun(ctx, *run, found, s.judged(open, from, to))
 	t.Store += time.Since(start)
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("record run: %w", err)

@@ -396,3 +396,41 @@ func TestRunRejudgesOpenCasesOutsideItsWindow(t *testing.T) {
 		}
 	}
 }
+
+// An id-less invalid row is judged by the run's read: fixed inside it, its
+// case resolves; lying outside it, its case is left alone (no false
+// all-clear for a row the run did not read).
+func TestRunResolvesFixedIDlessRowsItRead(t *testing.T) {
+	row := func(at time.Time) LedgerRefund {
+		return LedgerRefund{CustomerID: "cus_1", ChargeID: "ch_x", Amount: -100, Currency: "usd", Status: LedgerComplete,
+			CreatedAt: at, CompletedAt: at}
+	}
+	recent, old := row(ago(3*day24)), row(ago(400*day24))
+	ledger := &memLedger{rows: []LedgerRefund{recent}}
+	store := newMemStore()
+	r := newRunner(ledger, &memGateway{}, store)
+	// The old row is found by a whole-history check of its customer.
+	ledger.rows = append(ledger.rows, old)
+	rep, err := r.Run(context.Background(), Scope{CustomerID: "cus_1"})
+	if err != nil || len(rep.Discrepancies) != 2 {
+		t.Fatalf("first run: %v %v", err, kinds(rep.Discrepancies))
+	}
+	// Both rows are fixed (they get an id); a window run reads the recent
+	// one only.
+	ledger.rows = nil
+	rep, err = r.Run(context.Background(), window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Resolved) != 1 {
+		t.Fatalf("resolved %v, want the recent row's case only", rep.Resolved)
+	}
+	if d := store.cases[rep.Resolved[0]]; d.Kind != InvalidLedgerRow || d.LedgerRefundID != "" {
+		t.Fatalf("resolved %+v", d)
+	}
+	// The customer's whole-history check reads it: resolved too.
+	rep, err = r.Run(context.Background(), Scope{CustomerID: "cus_1"})
+	if err != nil || len(rep.Resolved) != 1 {
+		t.Fatalf("customer check: %v resolved %v", err, rep.Resolved)
+	}
+}
