@@ -47,11 +47,14 @@ bench: ## end-to-end run and its peers per size (SIZES, RPS), then matcher+class
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./reconcile/
 
 FUZZTIME ?= 5s
-fuzz: ## run each fuzz test for FUZZTIME (default 5s)
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./ledgercsv/
-	$(GO) test -run '^$$' -fuzz '^FuzzConfiguration$$' -fuzztime $(FUZZTIME) ./cmd/refundrecon/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseWhen$$' -fuzztime $(FUZZTIME) ./cmd/refundrecon/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseWebhook$$' -fuzztime $(FUZZTIME) ./gateway/
+fuzz: ## run every fuzz test of the module (found by name, so none is forgotten) for FUZZTIME (default 5s)
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		dir=$$(dirname $$f); \
+		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz $$name in $$dir"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$dir/; \
+		done; \
+	done
 
 # deploy/: the image's build steps without Docker, and the offline checks of
 # the manifests and units (internal/deploycheck).

@@ -65,7 +65,7 @@ func enqueue(t *testing.T, db *store.DB, channels []store.AlertChannel, runID st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out.Cases
 }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, db *store.DB)) {

@@ -86,6 +86,10 @@ func (p *PagerDuty) Event(a reconcile.Alert) ([]byte, error) {
 	}
 	e.EventAction, e.Client = "trigger", "refundrecon"
 	summary := fmt.Sprintf("%s: %s for %s. %s", d.Kind, riskText(d), orNone(d.CustomerID), meaning(d.Kind))
+	if a.Action == reconcile.AlertUpdated {
+		// The same incident (same dedup_key), re-triggered with what changed.
+		summary = fmt.Sprintf("Changed (%s). %s", a.Note, summary)
+	}
 	if d.LedgerRefundID != "" {
 		summary += " Ledger refund " + d.LedgerRefundID + "."
 	}

@@ -138,6 +138,14 @@ func opened(d reconcile.Discrepancy) reconcile.Alert {
 		Discrepancies: []reconcile.Discrepancy{d}, RunID: "run_20260314T092600Z_0a1b2c3d", Actor: "refundrecon", CreatedAt: now}
 }
 
+// updatedByRun is the alert of a case whose kind changed.
+func updatedByRun(d reconcile.Discrepancy) reconcile.Alert {
+	a := opened(d)
+	a.Action, a.Key = reconcile.AlertUpdated, d.ID+":x:updated:1.1"
+	a.Note = "kind amount_mismatch → gateway_failed; gateway amount 2500 → 3000"
+	return a
+}
+
 func resolvedByRun(d reconcile.Discrepancy) reconcile.Alert {
 	d.Status = reconcile.StatusResolved
 	d.New = false
@@ -163,6 +171,7 @@ func TestSlackPayloads(t *testing.T) {
 		{"slack_opened_notify", opened(orphan())},
 		{"slack_resolved_run", resolvedByRun(failed())},
 		{"slack_resolved_person", resolvedBy(failed(), "alice", "re-issued as re_new <@U123>")},
+		{"slack_updated", updatedByRun(failed())},
 	}
 	for _, c := range cases {
 		send(t, slack, c.a)
@@ -192,6 +201,12 @@ func TestSlackPayloads(t *testing.T) {
 	}
 	if !strings.Contains(string(got[1].body), "JPY 120,000") || !strings.Contains(string(got[1].body), "warning") {
 		t.Errorf("yen case: %s", got[1].body)
+	}
+	// The update says what changed, in one message.
+	for _, s := range []string{"changed", "What changed", "amount_mismatch → gateway_failed"} {
+		if !strings.Contains(string(got[4].body), s) {
+			t.Errorf("updated message lacks %q", s)
+		}
 	}
 }
 
@@ -240,10 +255,20 @@ func TestPagerDutyPayloads(t *testing.T) {
 	send(t, pd, opened(failed()))
 	send(t, pd, opened(orphan()))
 	send(t, pd, resolvedByRun(failed()))
+	send(t, pd, updatedByRun(failed()))
 	got := r.requests()
 	golden(t, "pagerduty_trigger", got[0].body)
 	golden(t, "pagerduty_trigger_warning", got[1].body)
 	golden(t, "pagerduty_resolve", got[2].body)
+	golden(t, "pagerduty_updated", got[3].body)
+	// An update re-triggers the same incident.
+	var upd struct {
+		EventAction string `json:"event_action"`
+		DedupKey    string `json:"dedup_key"`
+	}
+	if err := json.Unmarshal(got[3].body, &upd); err != nil || upd.EventAction != "trigger" || upd.DedupKey != failed().ID {
+		t.Errorf("update event: %+v %v, want a trigger with the case id as dedup_key", upd, err)
+	}
 
 	type event struct {
 		RoutingKey  string `json:"routing_key"`
@@ -317,9 +342,14 @@ func TestWebhookPayloadAndSignature(t *testing.T) {
 	wh := &alert.Webhook{URL: r.srv.URL + "/hooks/refunds?token=abc", Secret: secret, Now: clock}
 	send(t, wh, opened(failed()))
 	send(t, wh, resolvedBy(failed(), "alice", "re-issued"))
+	send(t, wh, updatedByRun(failed()))
 	got := r.requests()
 	golden(t, "webhook_opened", got[0].body)
 	golden(t, "webhook_resolved", got[1].body)
+	golden(t, "webhook_updated", got[2].body)
+	if !strings.Contains(string(got[2].body), `"type":"discrepancy.updated"`) {
+		t.Errorf("update body: %s", got[2].body)
+	}
 
 	for i, want := range []string{"discrepancy.opened", "discrepancy.resolved"} {
 		req := got[i]

@@ -148,6 +148,15 @@ func (s *Slack) single(a reconcile.Alert, d reconcile.Discrepancy) slackMessage 
 			next = "Nothing to do, unless the note says otherwise. A later run reopens the case if the mismatch is still there."
 		}
 		m.Text = fmt.Sprintf("Resolved: %s for %s, %s (%s)", d.Kind, customer, riskText(d), d.ID)
+	} else if a.Action == reconcile.AlertUpdated {
+		// One message saying what changed: the case stays the same case.
+		icon, title = ":arrows_counterclockwise:", "Refund discrepancy changed"
+		if sev == Critical {
+			icon = ":rotating_light:"
+		}
+		status = "*What changed*\n" + esc(orNone(a.Note)) + "\n*" + esc(meaning(d.Kind)) + "*\n" + esc(d.Detail)
+		next = esc(nextStep(d.Kind))
+		m.Text = fmt.Sprintf("Refund discrepancy changed (%s): %s for %s, %s: %s (%s)", sev, d.Kind, customer, a.Note, d.Detail, d.ID)
 	} else {
 		icon, title = ":warning:", "Refund discrepancy"
 		if sev == Critical {
@@ -269,6 +278,9 @@ func (s *Slack) digest(a reconcile.Alert) slackMessage {
 	}
 
 	verb, icon, riskTitle := "opened", ":warning:", "Money at risk"
+	if a.Action == reconcile.AlertUpdated {
+		verb = "changed"
+	}
 	if pages > 0 {
 		icon = ":rotating_light:"
 	}

@@ -20,15 +20,19 @@ var (
 // AlertAction is what an alert announces.
 type AlertAction string
 
-// The alert actions: a case opened (or reopened), a case resolved (by a
+// The alert actions: a case opened (or reopened), changed, resolved (by a
 // run or a person).
+//
+// AlertUpdated: a case that stays unresolved changed its kind, amounts,
+// currencies or gateway refunds (Decide, lifecycle.go).
 const (
 	AlertOpened   AlertAction = "opened"
+	AlertUpdated  AlertAction = "updated"
 	AlertResolved AlertAction = "resolved"
 )
 
 // Type returns the action as the generic webhook's "type":
-// "discrepancy.opened" or "discrepancy.resolved".
+// "discrepancy.opened", "discrepancy.updated" or "discrepancy.resolved".
 func (a AlertAction) Type() string { return "discrepancy." + string(a) }
 
 // Alert is one message of the alert outbox: one discrepancy's opening or

@@ -322,7 +322,8 @@ func (r *Rules) ClassifyGateway(g *GatewayRefund, now time.Time) (Discrepancy, b
 }
 
 func (d Discrepancy) withID() Discrepancy {
-	d.ID = DiscrepancyID(d.Fingerprint())
+	d.Subject = d.Fingerprint()
+	d.ID = DiscrepancyID(d.Subject)
 	return d
 }
 

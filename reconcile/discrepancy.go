@@ -51,8 +51,8 @@ const (
 // ledger refund, or per gateway refund no ledger refund matches. It is data,
 // not an error.
 type Discrepancy struct {
-	// ID is stable: derived from the fingerprint, so every run that sees the
-	// same problem names it the same way.
+	// ID is stable: derived from the subject, so every run that sees a
+	// problem of the same refund names it the same way, whatever its kind.
 	ID     string
 	Kind   Kind
 	Status Status
@@ -90,19 +90,31 @@ type Discrepancy struct {
 	// count from it; zero when unknown (then first_seen_at stands in).
 	ProblemSince time.Time
 
+	// Subject is what the discrepancy is about, its identity (see
+	// Fingerprint): set by the classifier, kept by the store. Not part of
+	// the contract's JSON.
+	Subject string
 	// rowKey tells apart invalid ledger rows that have no id.
 	rowKey string
 }
 
-// Fingerprint identifies the problem: kind, ledger refund id and gateway
-// refund ids. It does not depend on amounts or wording, so a case keeps its
-// identity while its details change.
+// Fingerprint identifies the discrepancy by its subject, as the contract's
+// "Discrepancy identity and life" says: "ledger:" and the ledger refund id;
+// else, for a gateway refund no ledger refund matches, "gateway:" and its
+// id; else, for a ledger row without an id, "row:" and the row's content.
+// Kind, amounts and wording are not part of it, so a problem that changes
+// shape stays one case. A stored Subject wins.
 func (d *Discrepancy) Fingerprint() string {
-	ledger := d.LedgerRefundID
-	if ledger == "" && d.rowKey != "" {
-		ledger = "row:" + d.rowKey
+	switch {
+	case d.Subject != "":
+		return d.Subject
+	case d.LedgerRefundID != "":
+		return "ledger:" + d.LedgerRefundID
+	case d.rowKey != "":
+		return "row:" + d.rowKey
+	default:
+		return "gateway:" + strings.Join(d.GatewayRefundIDs, ",")
 	}
-	return string(d.Kind) + "|" + ledger + "|" + strings.Join(d.GatewayRefundIDs, ",")
 }
 
 // DiscrepancyID derives the stable id of a fingerprint.

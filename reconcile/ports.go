@@ -64,11 +64,13 @@ type Store interface {
 	// OpenDiscrepancies returns the discrepancies not resolved (open or
 	// acknowledged), of one customer when customerID is not empty.
 	OpenDiscrepancies(ctx context.Context, customerID string) ([]Discrepancy, error)
-	// FinishRun records, in one transaction, a finished run, the
-	// discrepancies it found (inserting new ones, refreshing known ones,
-	// reopening resolved ones) and the ids it resolved. It returns found with
-	// Status, New, FirstSeenAt and LastSeenAt as stored.
-	FinishRun(ctx context.Context, run Run, found []Discrepancy, resolved []string) ([]Discrepancy, error)
+	// FinishRun records, in one transaction, a finished run and the
+	// changes Decide makes of the stored cases of the subjects involved,
+	// what the run found, and the subjects it judged (subject → reason, see
+	// Decide). It checks run.Fence in that transaction and records nothing,
+	// failing with an error wrapping ErrFenced, when the fence no longer
+	// holds or the run is no longer recorded running.
+	FinishRun(ctx context.Context, run Run, found []Discrepancy, judged map[string]string) (Changes, error)
 	// FailRun records a run that did not finish; no discrepancy changes.
 	FailRun(ctx context.Context, run Run) error
 }

@@ -45,6 +45,8 @@ type Run struct {
 	Counts     Counts
 	// Error says why a failed run did not finish.
 	Error string
+	// Fence is the lock the run holds, checked when it records its outcome.
+	Fence Fence
 }
 
 // Report is a run and every discrepancy found in its scope, new or known.

@@ -49,6 +49,13 @@ type Timings struct {
 // and changed no discrepancy. A gateway listing that did not finish never
 // turns into missing_at_gateway or missing_in_ledger.
 func (r *Runner) Run(ctx context.Context, scope Scope) (Report, error) {
+	return r.RunFenced(ctx, scope, Fence{})
+}
+
+// RunFenced is Run for a caller holding the reconciliation lock: the run
+// records its outcome only while fence still holds, and fails with an error
+// wrapping ErrFenced otherwise, changing nothing.
+func (r *Runner) RunFenced(ctx context.Context, scope Scope, fence Fence) (Report, error) {
 	now := r.now()
 	if scope.Until.IsZero() {
 		scope.Until = now
@@ -57,7 +64,7 @@ func (r *Runner) Run(ctx context.Context, scope Scope) (Report, error) {
 	if newID == nil {
 		newID = NewRunID
 	}
-	run := Run{ID: newID(now), Scope: scope, StartedAt: now, Status: RunRunning}
+	run := Run{ID: newID(now), Scope: scope, StartedAt: now, Status: RunRunning, Fence: fence}
 	if err := r.Store.StartRun(ctx, run); err != nil {
 		return Report{Run: run}, fmt.Errorf("record run start: %w", err)
 	}
@@ -117,6 +124,10 @@ type sides struct {
 	// arns are the card network references of a customer check's refunds,
 	// by refund id, for its verdict (the compact table keeps none).
 	arns map[string]string
+	// rejudge: the open cases' subjects, judged again (rejudge.go).
+	rejudge rejudge
+	// openCases counts the scope's unresolved cases.
+	openCases int
 }
 
 func newSides(scope Scope) *sides {
@@ -212,7 +223,7 @@ func (s *sides) addGateway(g GatewayRefund) bool {
 // gatewayInScope: created inside the window, and the customer's when the
 // run is for one customer.
 func (s *sides) gatewayInScope(g *GatewayRefund) bool {
-	return s.scope.Contains(g.Created) && s.gatewayOfCustomer(g)
+	return (s.scope.Contains(g.Created) || s.rejudge.hasGateway(g.ID)) && s.gatewayOfCustomer(g)
 }
 
 func (s *sides) gatewayOfCustomer(g *GatewayRefund) bool {
@@ -231,6 +242,9 @@ func (s *sides) gatewayOfCustomer(g *GatewayRefund) bool {
 // refund the gateway failed inside it; and the customer's (by the ledger or
 // by a matched charge) when the run is for one customer.
 func (s *sides) ledgerInScope(l *LedgerRefund, matched []int32) bool {
+	if s.rejudge.hasLedger(l.ID) {
+		return true // an open case's row, judged again wherever it lies
+	}
 	if s.scope.CustomerID != "" && l.CustomerID != s.scope.CustomerID {
 		ok := false
 		for _, j := range matched {
@@ -278,6 +292,16 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	}
 	log.Debug("ledger read", "ledger_refunds", s.ledger.len(), "elapsed", t.Ledger)
 
+	// The open cases of the scope: a customer who has some is not "nothing
+	// found" even when their rows and charges are gone.
+	start = time.Now()
+	open, err := r.Store.OpenDiscrepancies(ctx, scope.CustomerID)
+	t.Store += time.Since(start)
+	if err != nil {
+		return Report{Timings: t}, fmt.Errorf("load open discrepancies: %w", err)
+	}
+	s.openCases = len(open)
+
 	// The gateway side: the window's listing, or a customer's charges.
 	r.progress(Progress{Phase: PhaseGateway, LedgerRefunds: s.ledger.len()})
 	start = time.Now()
@@ -287,6 +311,15 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		return Report{Timings: t}, err
 	}
 	log.Debug("gateway read", "gateway_refunds", s.gateway.len(), "elapsed", t.Gateway)
+
+	// The open cases of the scope are judged again by direct look-ups of
+	// what the reads did not return (rejudge.go).
+	start = time.Now()
+	err = r.loadRejudged(ctx, s, open)
+	t.Gateway += time.Since(start)
+	if err != nil {
+		return Report{Timings: t}, err
+	}
 
 	r.progress(Progress{Phase: PhaseCheck, LedgerRefunds: s.ledger.len(), GatewayRefunds: s.gateway.len()})
 	start = time.Now()
@@ -418,23 +451,18 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	counts.Discrepancies = len(found)
 	t.Match += time.Since(start)
 
-	// Record: new and known discrepancies, and the resolution of those this
-	// run covered and no longer sees.
+	// Record what Decide makes of the cases found and judged again.
 	start = time.Now()
-	open, err := r.Store.OpenDiscrepancies(ctx, scope.CustomerID)
-	if err != nil {
-		return Report{Timings: t}, fmt.Errorf("load open discrepancies: %w", err)
-	}
-	resolved := r.resolvable(s, m, open, found)
 	run.Status, run.Counts, run.FinishedAt = RunSucceeded, counts, r.now()
-	saved, err := r.Store.FinishRun(ctx, *run, found, resolved)
+	changes, err := r.Store.FinishRun(ctx, *run, found, s.judged(open, from, to))
 	t.Store += time.Since(start)
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("record run: %w", err)
 	}
+	saved := changes.Cases
 	SortDiscrepancies(saved)
 	withARNs(outcomes, s.arns)
-	return Report{Run: *run, Discrepancies: saved, Resolved: resolved, Timings: t, Refunds: outcomes}, nil
+	return Report{Run: *run, Discrepancies: saved, Resolved: changes.Resolved, Timings: t, Refunds: outcomes}, nil
 }
 
 // fetchGateway reads the gateway side of the scope.
@@ -458,7 +486,7 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 		if err != nil {
 			return fmt.Errorf("list customer charges: %w", err)
 		}
-		if len(charges) == 0 && s.ledger.len() == 0 {
+		if len(charges) == 0 && s.ledger.len() == 0 && s.openCases == 0 {
 			// Not "no problem found": nothing of this customer exists.
 			return fmt.Errorf("customer %s: no charges at the gateway and no ledger refunds: %w", scope.CustomerID, ErrNothingFound)
 		}
@@ -624,57 +652,6 @@ func (r *Runner) confirmMissing(ctx context.Context, s *sides, m matching, now t
 		}
 	}
 	return added, nil
-}
-
-// resolvable returns the ids of the open discrepancies this run covered and
-// did not find again. A run covers a ledger refund it held in scope, and a
-// gateway refund created inside its window; a customer run covers only that
-// customer's.
-func (r *Runner) resolvable(s *sides, m matching, open, found []Discrepancy) []string {
-	foundIDs := make(map[string]bool, len(found))
-	for _, d := range found {
-		foundIDs[d.ID] = true
-	}
-	// Only the ledger ids of open cases need asking about: those held.
-	var asked idMap
-	for _, d := range open {
-		if !foundIDs[d.ID] && d.LedgerRefundID != "" {
-			if id, ok := s.strs.lookup(d.LedgerRefundID); ok {
-				asked.put(id, 0)
-			}
-		}
-	}
-	ledgerCovered := map[string]bool{}
-	if asked.n > 0 {
-		for i := range s.ledger.len() {
-			if _, ok := asked.get(s.ledger.rec(i).id); !ok {
-				continue
-			}
-			if l := s.ledger.at(i); l.ID != "" && s.ledgerInScope(&l, m.of(i)) {
-				ledgerCovered[l.ID] = true
-			}
-		}
-	}
-	var resolved []string
-	for _, d := range open {
-		if foundIDs[d.ID] {
-			continue
-		}
-		covered := false
-		if d.LedgerRefundID != "" {
-			covered = ledgerCovered[d.LedgerRefundID]
-		} else if len(d.GatewayRefundIDs) == 1 {
-			if j, ok := s.gatewayIndex(d.GatewayRefundIDs[0]); ok {
-				g := s.gateway.at(j)
-				covered = s.gatewayInScope(&g)
-			}
-		}
-		if covered {
-			resolved = append(resolved, d.ID)
-		}
-	}
-	slices.Sort(resolved)
-	return resolved
 }
 
 // detach copies the strings of discrepancies that point into a run's

@@ -147,26 +147,20 @@ func (m *memStore) OpenDiscrepancies(_ context.Context, c string) ([]Discrepancy
 	}
 	return out, nil
 }
-func (m *memStore) FinishRun(_ context.Context, r Run, found []Discrepancy, resolved []string) ([]Discrepancy, error) {
+
+// FinishRun applies what Decide returns; it holds no rule of its own.
+func (m *memStore) FinishRun(_ context.Context, r Run, found []Discrepancy, judged map[string]string) (Changes, error) {
 	m.finish++
 	m.runs[r.ID] = r
-	out := make([]Discrepancy, len(found))
-	for i, d := range found {
-		old, ok := m.cases[d.ID]
-		d.New, d.Status, d.LastSeenAt = !ok, StatusOpen, r.FinishedAt
-		d.FirstSeenAt = r.FinishedAt
-		if ok {
-			d.FirstSeenAt = old.FirstSeenAt
-		}
-		m.cases[d.ID] = d
-		out[i] = d
+	stored := make([]Discrepancy, 0, len(m.cases))
+	for _, d := range m.cases {
+		stored = append(stored, d)
 	}
-	for _, id := range resolved {
-		d := m.cases[id]
-		d.Status = StatusResolved
-		m.cases[id] = d
+	ch := Decide(r.FinishedAt, stored, found, judged)
+	for _, c := range ch.Changes {
+		m.cases[c.Case.ID] = c.Case
 	}
-	return out, nil
+	return ch, nil
 }
 
 type kindKey struct {
@@ -358,5 +352,100 @@ func TestRunCustomerWholeHistory(t *testing.T) {
 	// asked on its own, never the whole account.
 	if gateway.calls["list"] != 0 || gateway.calls["customer"] != 1 || gateway.calls["charge"] != 0 {
 		t.Fatalf("calls %v: a customer run lists its charges with their refunds, not the whole account", gateway.calls)
+	}
+}
+
+// Every run judges again each open case of its scope, also outside its
+// window: a deleted ledger row resolves its case (the history says so); a
+// row set to failed that left the window resolves; a case still a problem
+// outside the window stays open, not resolved and reopened.
+func TestRunRejudgesOpenCasesOutsideItsWindow(t *testing.T) {
+	mk := func(id string, at time.Time) LedgerRefund {
+		return LedgerRefund{ID: id, CustomerID: "cus_1", ChargeID: "ch_" + id, GatewayRefundID: "re_" + id, Amount: 100,
+			Currency: "usd", Status: LedgerComplete, CreatedAt: at, CompletedAt: at}
+	}
+	failedAt := func(id string, at time.Time) GatewayRefund {
+		return GatewayRefund{ID: "re_" + id, ChargeID: "ch_" + id, Amount: 100, Currency: "usd", Status: RefundFailed,
+			FailureReason: "expired_or_canceled_card", Created: at, FailedAt: at}
+	}
+	t1 := ago(3 * day24)
+	ledger := &memLedger{rows: []LedgerRefund{mk("deleted", t1), mk("fixed", t1), mk("persists", t1)}}
+	gateway := &memGateway{refunds: []GatewayRefund{failedAt("deleted", t1), failedAt("fixed", t1), failedAt("persists", t1)}}
+	store := newMemStore()
+	r := newRunner(ledger, gateway, store)
+	rep, err := r.Run(context.Background(), window)
+	if err != nil || len(rep.Discrepancies) != 3 {
+		t.Fatalf("first run: %v, %v", err, kinds(rep.Discrepancies))
+	}
+	ids := map[string]string{}
+	for _, d := range rep.Discrepancies {
+		ids[d.LedgerRefundID] = d.ID
+	}
+
+	// A year later every row lies far outside the window and its margin.
+	// One row was deleted, one set to failed, one still says complete.
+	ledger.rows = []LedgerRefund{mk("persists", t1), mk("fixed", t1)}
+	ledger.rows[1].Status = LedgerFailed
+	later := Scope{Since: now.Add(300 * day24), Until: now.Add(365 * day24)}
+	r.Now = func() time.Time { return later.Until }
+	rep, err = r.Run(context.Background(), later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(rep.Resolved)
+	want := []string{ids["deleted"], ids["fixed"]}
+	slices.Sort(want)
+	if !slices.Equal(rep.Resolved, want) {
+		t.Fatalf("resolved %v, want the deleted row's and the fixed row's cases %v", rep.Resolved, want)
+	}
+	if len(rep.Discrepancies) != 1 || rep.Discrepancies[0].ID != ids["persists"] || rep.Discrepancies[0].New ||
+		rep.Discrepancies[0].Status != StatusOpen {
+		t.Fatalf("found %+v, want the persisting case, known and open", rep.Discrepancies)
+	}
+	if d := store.cases[ids["persists"]]; d.Status != StatusOpen {
+		t.Fatalf("the persisting case is %s", d.Status)
+	}
+	for _, id := range want {
+		if d := store.cases[id]; d.Status != StatusResolved {
+			t.Fatalf("case %s is %s, want resolved", id, d.Status)
+		}
+	}
+}
+
+// An id-less invalid row is judged by the run's read: fixed inside it, its
+// case resolves; lying outside it, its case is left alone (no false
+// all-clear for a row the run did not read).
+func TestRunResolvesFixedIDlessRowsItRead(t *testing.T) {
+	row := func(at time.Time) LedgerRefund {
+		return LedgerRefund{CustomerID: "cus_1", ChargeID: "ch_x", Amount: -100, Currency: "usd", Status: LedgerComplete,
+			CreatedAt: at, CompletedAt: at}
+	}
+	recent, old := row(ago(3*day24)), row(ago(400*day24))
+	ledger := &memLedger{rows: []LedgerRefund{recent}}
+	store := newMemStore()
+	r := newRunner(ledger, &memGateway{}, store)
+	// The old row is found by a whole-history check of its customer.
+	ledger.rows = append(ledger.rows, old)
+	rep, err := r.Run(context.Background(), Scope{CustomerID: "cus_1"})
+	if err != nil || len(rep.Discrepancies) != 2 {
+		t.Fatalf("first run: %v %v", err, kinds(rep.Discrepancies))
+	}
+	// Both rows are fixed (they get an id); a window run reads the recent
+	// one only.
+	ledger.rows = nil
+	rep, err = r.Run(context.Background(), window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Resolved) != 1 {
+		t.Fatalf("resolved %v, want the recent row's case only", rep.Resolved)
+	}
+	if d := store.cases[rep.Resolved[0]]; d.Kind != InvalidLedgerRow || d.LedgerRefundID != "" {
+		t.Fatalf("resolved %+v", d)
+	}
+	// The customer's whole-history check reads it: resolved too.
+	rep, err = r.Run(context.Background(), Scope{CustomerID: "cus_1"})
+	if err != nil || len(rep.Resolved) != 1 {
+		t.Fatalf("customer check: %v resolved %v", err, rep.Resolved)
 	}
 }

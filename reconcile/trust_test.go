@@ -178,3 +178,24 @@ func (m *timelessLedger) Refunds(_ context.Context, _ LedgerQuery, fn func(Ledge
 	}
 	return nil
 }
+
+// An open case of a row whose id was too long to keep (stored bounded) is
+// never called deleted for being out of a run's read: its id cannot be
+// looked up. When the run reads the row, it is judged as any other.
+func TestBoundedLedgerIDNotCalledDeleted(t *testing.T) {
+	long := strings.Repeat("x", MaxTextBytes+10)
+	id := Bounded(long)
+	if !boundedForm(id) || boundedForm("lr_1") || boundedForm("lr_…#zz") {
+		t.Fatalf("boundedForm misjudges %q", id)
+	}
+	d := Discrepancy{ID: "dsc_1", Kind: InvalidLedgerRow, LedgerRefundID: id}
+	subj := d.Fingerprint()
+	s := newSides(Scope{})
+	if got := s.judged([]Discrepancy{d}, time.Time{}, time.Now()); got[subj] != "" {
+		t.Errorf("unread bounded row judged %q, want not judged", got[subj])
+	}
+	s.addLedger(LedgerRefund{ID: long, CustomerID: "cus_1"}, false)
+	if got := s.judged([]Discrepancy{d}, time.Time{}, time.Now()); got[subj] != ReasonNoLongerFound {
+		t.Errorf("read bounded row judged %q, want %q", got[subj], ReasonNoLongerFound)
+	}
+}

@@ -15,13 +15,16 @@ import (
 	"github.com/refundrecon/refundrecon/reconcile"
 )
 
-// The actions of the audit trail. A run opens, reopens and resolves; people
-// acknowledge and resolve.
+// The actions of the audit trail (a run's are reconcile.CaseAction's). A
+// run opens, reopens, updates and resolves; people acknowledge and resolve.
 const (
 	ActionOpened       = "opened"
 	ActionReopened     = "reopened"
 	ActionResolved     = "resolved"
 	ActionAcknowledged = "acknowledged"
+	// ActionUpdated: a run found the case changed (kind, amounts); the
+	// note says what changed.
+	ActionUpdated = "updated"
 )
 
 // RunActor is the actor of the events a run writes.
@@ -70,13 +73,14 @@ type Event struct {
 	RunID string
 }
 
-const discrepancyColumns = `id, kind, status, customer_id, ledger_refund_id, gateway_refund_ids,
+const discrepancyColumns = `id, fingerprint, kind, status, customer_id, ledger_refund_id, gateway_refund_ids,
 	charge_id, currency, gateway_currency, ledger_amount, gateway_amount, gateway_status, failure_reason, detail,
 	first_seen_at, last_seen_at, payment_intent_id, refund_at, problem_since`
 
 // discrepancyRow is a row of discrepancies, as discrepancyColumns reads it.
 type discrepancyRow struct {
 	ID               string         `db:"id"`
+	Fingerprint      string         `db:"fingerprint"`
 	Kind             string         `db:"kind"`
 	Status           string         `db:"status"`
 	CustomerID       sql.NullString `db:"customer_id"`
@@ -128,6 +132,7 @@ func (r discrepancyRow) discrepancy() reconcile.Discrepancy {
 		PaymentIntentID:  r.PaymentIntentID.String,
 		RefundAt:         r.RefundAt.Time,
 		ProblemSince:     r.ProblemSince.Time,
+		Subject:          subjectOf(r),
 	}
 }
 
@@ -211,196 +216,188 @@ FROM discrepancy_events WHERE discrepancy_id = ? ORDER BY id`), discrepancyID)
 	return out, nil
 }
 
-// known is what FinishRun needs of a stored discrepancy.
-type known struct {
-	status    reconcile.Status
-	firstSeen time.Time
-}
-
-// FinishRun records, in one transaction, the finished run, the
-// discrepancies it found and the ids it resolved:
-//   - a found discrepancy not stored yet is inserted as open, first and last
-//     seen at run.FinishedAt, with an "opened" event, and returned New;
-//   - a stored one gets its descriptive columns refreshed and is last seen
-//     now; open and acknowledged stay so, resolved is reopened with a
-//     "reopened" event;
-//   - a resolved id that is open or acknowledged becomes resolved, with a
-//     "resolved" event; an id also found is left alone;
-//   - every opening, reopening and resolution enqueues its alerts on the
-//     channels SetAlertChannels enabled (outbox.go).
+// FinishRun records, in one transaction, the finished run and what
+// reconcile.Decide makes of the run's findings; it decides nothing itself.
+// Inside the transaction it checks the run's fence (recordFinished), reads
+// the stored cases of the subjects involved (those found and those judged,
+// locking their rows on PostgreSQL so that a person's acknowledgement
+// cannot slip in between), hands them to Decide, and writes the changes:
+// cases inserted or updated as Decide left them, resolutions, one history
+// event per opening, reopening, update and resolution, and their alerts on
+// the channels SetAlertChannels enabled (outbox.go).
 //
-// It returns found with ID (derived from the fingerprint when empty), Status,
-// New, FirstSeenAt and LastSeenAt as stored, and GatewayRefundIDs sorted.
-// The work is batched: one look-up per 1000 ids, one multi-row upsert per 500
-// discrepancies, one insert per 1000 events. A run status of "" or running
-// is recorded as succeeded.
-func (db *DB) FinishRun(ctx context.Context, run reconcile.Run, found []reconcile.Discrepancy, resolved []string) ([]reconcile.Discrepancy, error) {
+// It returns Decide's changes. A run status of "" or running is recorded
+// as succeeded.
+func (db *DB) FinishRun(ctx context.Context, run reconcile.Run, found []reconcile.Discrepancy, judged map[string]string) (reconcile.Changes, error) {
 	if run.Status == "" || run.Status == reconcile.RunRunning {
 		run.Status = reconcile.RunSucceeded
 	}
 	run.FinishedAt = db.orNow(run.FinishedAt)
 	at := storedTime(run.FinishedAt)
 
-	out := make([]reconcile.Discrepancy, len(found))
-	last := make(map[string]int, len(found)) // id → its last index in found
-	var order []string                       // distinct ids, in order
-	for i, d := range found {
-		d.GatewayRefundIDs = slices.Sorted(slices.Values(d.GatewayRefundIDs))
-		if d.GatewayRefundIDs == nil {
-			d.GatewayRefundIDs = []string{}
-		}
-		if d.ID == "" {
-			d.ID = reconcile.DiscrepancyID(d.Fingerprint())
-		}
-		out[i] = d
-		if _, ok := last[d.ID]; !ok {
-			order = append(order, d.ID)
-		}
-		last[d.ID] = i
-	}
-
 	tx, err := db.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("finish run %s: begin: %w", run.ID, err)
+		return reconcile.Changes{}, fmt.Errorf("finish run %s: begin: %w", run.ID, err)
 	}
 	defer tx.Rollback()
-
-	b := newBinder(db.dialect)
-	q := db.insertRun(b, run) + `
-ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
-	ledger_refunds = excluded.ledger_refunds, gateway_refunds = excluded.gateway_refunds,
-	matched = excluded.matched, discrepancies = excluded.discrepancies, error = excluded.error`
-	if _, err := tx.ExecContext(ctx, q, b.args...); err != nil {
-		return nil, fmt.Errorf("finish run %s: record run: %w", run.ID, err)
+	if err := db.recordFinished(ctx, tx, run); err != nil {
+		return reconcile.Changes{}, fmt.Errorf("finish run %s: %w", run.ID, err)
 	}
-
-	existing, err := db.lockKnown(ctx, tx, order)
+	stored, err := db.lockStored(ctx, tx, found, judged)
 	if err != nil {
-		return nil, fmt.Errorf("finish run %s: %w", run.ID, err)
+		return reconcile.Changes{}, fmt.Errorf("finish run %s: %w", run.ID, err)
+	}
+	ch := reconcile.Decide(at, stored, found, judged)
+	if err := db.applyChanges(ctx, tx, run.ID, at, ch); err != nil {
+		return reconcile.Changes{}, fmt.Errorf("finish run %s: %w", run.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return reconcile.Changes{}, fmt.Errorf("finish run %s: commit: %w", run.ID, err)
+	}
+	return ch, nil
+}
+
+// applyChanges writes ch inside tx: the cases, the resolutions, the
+// history and the alerts.
+func (db *DB) applyChanges(ctx context.Context, tx *sqlx.Tx, runID string, at time.Time, ch reconcile.Changes) error {
+	var upserts []reconcile.Discrepancy
+	var closing, reopened, updated []string
+	var events []Event
+	for _, c := range ch.Changes {
+		id := c.Case.ID
+		switch c.Action {
+		case reconcile.CaseResolved:
+			closing = append(closing, id)
+		default:
+			upserts = append(upserts, c.Case)
+		}
+		switch c.Action {
+		case reconcile.CaseReopened:
+			reopened = append(reopened, id)
+		case reconcile.CaseUpdated:
+			updated = append(updated, id)
+		}
+		if c.Action != reconcile.CaseRefreshed {
+			events = append(events, Event{DiscrepancyID: id, Action: string(c.Action), FromStatus: c.From,
+				ToStatus: c.Case.Status, Note: c.Note, At: at, Actor: RunActor, RunID: runID})
+		}
 	}
 	size := upsertBatch
 	if db.dialect == DialectPostgres {
 		size = pgBatch
 	}
-	for chunk := range slices.Chunk(order, size) {
-		if err := db.upsertDiscrepancies(ctx, tx, run.ID, at, out, last, chunk); err != nil {
-			return nil, fmt.Errorf("finish run %s: store discrepancies: %w", run.ID, err)
-		}
-	}
-
-	var events []Event
-	state := make(map[string]known, len(order))
-	for _, id := range order {
-		k, ok := existing[id]
-		switch {
-		case !ok:
-			state[id] = known{status: reconcile.StatusOpen, firstSeen: at}
-			events = append(events, Event{DiscrepancyID: id, Action: ActionOpened, ToStatus: reconcile.StatusOpen})
-		case k.status == reconcile.StatusResolved:
-			state[id] = known{status: reconcile.StatusOpen, firstSeen: k.firstSeen}
-			events = append(events, Event{DiscrepancyID: id, Action: ActionReopened,
-				FromStatus: reconcile.StatusResolved, ToStatus: reconcile.StatusOpen})
-		default:
-			state[id] = k
-		}
-	}
-	for i := range out {
-		k := state[out[i].ID]
-		_, stored := existing[out[i].ID]
-		out[i].Status = k.status
-		out[i].New = !stored
-		out[i].FirstSeenAt = k.firstSeen
-		out[i].LastSeenAt = at
-	}
-
-	var toResolve []string
-	seen := map[string]bool{}
-	for _, id := range resolved {
-		if _, isFound := last[id]; !isFound && !seen[id] {
-			seen[id] = true
-			toResolve = append(toResolve, id)
-		}
-	}
-	resolvable, err := db.lockKnown(ctx, tx, toResolve)
-	if err != nil {
-		return nil, fmt.Errorf("finish run %s: %w", run.ID, err)
-	}
-	var closing []string
-	for _, id := range toResolve {
-		if k, ok := resolvable[id]; ok && k.status != reconcile.StatusResolved {
-			closing = append(closing, id)
-			events = append(events, Event{DiscrepancyID: id, Action: ActionResolved,
-				FromStatus: k.status, ToStatus: reconcile.StatusResolved})
+	for chunk := range slices.Chunk(upserts, size) {
+		if err := db.upsertDiscrepancies(ctx, tx, runID, at, chunk); err != nil {
+			return fmt.Errorf("store discrepancies: %w", err)
 		}
 	}
 	for chunk := range slices.Chunk(closing, db.idBatchSize()) {
 		b := newBinder(db.dialect)
 		q := `UPDATE discrepancies SET status = ` + b.add(string(reconcile.StatusResolved)) +
 			`, resolved_at = ` + b.add(db.timeArg(at)) + `, updated_at = ` + b.add(db.timeArg(at)) +
-			` WHERE ` + db.idIn(b, "id", chunk) + ` AND status IN ('open', 'acknowledged')`
+			` WHERE ` + db.idIn(b, "id", chunk)
 		if _, err := tx.ExecContext(ctx, q, b.args...); err != nil {
-			return nil, fmt.Errorf("finish run %s: resolve discrepancies: %w", run.ID, err)
+			return fmt.Errorf("resolve discrepancies: %w", err)
 		}
 	}
-
-	for i := range events {
-		events[i].At, events[i].Actor, events[i].RunID = at, RunActor, run.ID
+	// Counters of the alerts' idempotency keys: a reopening starts a new
+	// cycle, an update counts one more update.
+	for _, bump := range []struct {
+		col string
+		ids []string
+	}{{"cycle", reopened}, {"updates", updated}} {
+		for chunk := range slices.Chunk(bump.ids, db.idBatchSize()) {
+			b := newBinder(db.dialect)
+			q := `UPDATE discrepancies SET ` + bump.col + ` = ` + bump.col + ` + 1 WHERE ` + db.idIn(b, "id", chunk)
+			if _, err := tx.ExecContext(ctx, q, b.args...); err != nil {
+				return fmt.Errorf("count %s: %w", bump.col, err)
+			}
+		}
 	}
 	if err := db.insertEvents(ctx, tx, events); err != nil {
-		return nil, fmt.Errorf("finish run %s: %w", run.ID, err)
+		return err
 	}
-	// The alerts of these changes, in the same transaction (outbox.go).
-	if err := db.enqueueAlerts(ctx, tx, run.ID, at, out, events); err != nil {
-		return nil, fmt.Errorf("finish run %s: %w", run.ID, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("finish run %s: commit: %w", run.ID, err)
-	}
-	return out, nil
+	return db.enqueueAlerts(ctx, tx, runID, at, ch)
 }
 
-// lockKnown reads the status and first sighting of the stored discrepancies
-// among ids, locking their rows on PostgreSQL so that a person's
-// acknowledgement cannot slip in between the read and FinishRun's writes.
-func (db *DB) lockKnown(ctx context.Context, tx *sqlx.Tx, ids []string) (map[string]known, error) {
-	out := make(map[string]known, len(ids))
-	for chunk := range slices.Chunk(ids, db.idBatchSize()) {
-		b := newBinder(db.dialect)
-		q := `SELECT id, status, first_seen_at FROM discrepancies WHERE ` + db.idIn(b, "id", chunk)
-		if db.dialect == DialectPostgres {
-			q += ` FOR UPDATE`
+// lockStored reads the stored cases Decide needs: those of the subjects
+// found or judged. Cases written before identity by subject are found by
+// their columns (ledger refund id; the one gateway refund of an unmatched
+// refund; an id-less row's old fingerprint). Rows are locked on PostgreSQL.
+func (db *DB) lockStored(ctx context.Context, tx *sqlx.Tx, found []reconcile.Discrepancy, judged map[string]string) ([]reconcile.Discrepancy, error) {
+	var fps, ledgerIDs, gatewayIDs []string
+	add := func(subj string) {
+		fps = append(fps, subj)
+		switch {
+		case strings.HasPrefix(subj, "ledger:"):
+			ledgerIDs = append(ledgerIDs, strings.TrimPrefix(subj, "ledger:"))
+		case strings.HasPrefix(subj, "gateway:"):
+			gatewayIDs = append(gatewayIDs, strings.TrimPrefix(subj, "gateway:"))
+		case strings.HasPrefix(subj, "row:"):
+			fps = append(fps, string(reconcile.InvalidLedgerRow)+"|"+subj+"|")
 		}
-		rows, err := tx.QueryContext(ctx, q, b.args...)
-		if err != nil {
-			return nil, fmt.Errorf("read stored discrepancies: %w", err)
-		}
-		for rows.Next() {
-			var id, status string
-			var first dbTime
-			if err := rows.Scan(&id, &status, &first); err != nil {
-				rows.Close()
+	}
+	for i := range found {
+		add(found[i].Fingerprint())
+	}
+	for subj := range judged {
+		add(subj)
+	}
+	byID := map[string]reconcile.Discrepancy{}
+	for _, key := range []struct {
+		cond string
+		ids  []string
+	}{{"fingerprint", fps}, {"ledger_refund_id", ledgerIDs}, {"gateway_refund_ids", gatewayIDs}} {
+		slices.Sort(key.ids)
+		for chunk := range slices.Chunk(slices.Compact(key.ids), db.idBatchSize()) {
+			b := newBinder(db.dialect)
+			q := `SELECT ` + discrepancyColumns + ` FROM discrepancies WHERE ` + db.idIn(b, key.cond, chunk)
+			if key.cond == "gateway_refund_ids" {
+				q += ` AND ledger_refund_id IS NULL`
+			}
+			if db.dialect == DialectPostgres {
+				q += ` FOR UPDATE`
+			}
+			var rows []discrepancyRow
+			if err := tx.SelectContext(ctx, &rows, q, b.args...); err != nil {
 				return nil, fmt.Errorf("read stored discrepancies: %w", err)
 			}
-			out[id] = known{status: reconcile.Status(status), firstSeen: first.Time}
+			for _, r := range rows {
+				byID[r.ID] = r.discrepancy()
+			}
 		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("read stored discrepancies: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read stored discrepancies: %w", err)
-		}
+	}
+	out := make([]reconcile.Discrepancy, 0, len(byID))
+	for _, d := range byID {
+		out = append(out, d)
 	}
 	return out, nil
 }
 
-// upsertDiscrepancies writes the discrepancies ids name (each the last of
-// its id in found) in one multi-row INSERT … ON CONFLICT: new ones are
-// inserted open; stored ones keep id, fingerprint, status (a resolved one
-// reopens), first sighting and first run, and take everything else.
-func (db *DB) upsertDiscrepancies(ctx context.Context, tx *sqlx.Tx, runID string, at time.Time,
-	found []reconcile.Discrepancy, last map[string]int, ids []string) error {
+// subjectOf is the subject of a stored row: its fingerprint, or for a row
+// written before identity by subject, the subject its columns name.
+func subjectOf(r discrepancyRow) string {
+	fp := r.Fingerprint
+	for _, p := range []string{"ledger:", "gateway:", "row:"} {
+		if strings.HasPrefix(fp, p) {
+			return fp
+		}
+	}
+	if r.LedgerRefundID.String != "" {
+		return "ledger:" + r.LedgerRefundID.String
+	}
+	if i, j := strings.Index(fp, "|row:"), strings.LastIndex(fp, "|"); i >= 0 && j > i {
+		return fp[i+1 : j]
+	}
+	return "gateway:" + r.GatewayRefundIDs
+}
+
+// upsertDiscrepancies writes cases as Decide left them in one multi-row
+// INSERT … ON CONFLICT: new ones are inserted; stored ones keep their id,
+// first sighting and first run, and take everything else, status included.
+func (db *DB) upsertDiscrepancies(ctx context.Context, tx *sqlx.Tx, runID string, at time.Time, cases []reconcile.Discrepancy) error {
 	if db.dialect == DialectPostgres {
-		return db.upsertDiscrepanciesPostgres(ctx, tx, runID, at, found, last, ids)
+		return db.upsertDiscrepanciesPostgres(ctx, tx, runID, at, cases)
 	}
 	b := newBinder(db.dialect)
 	var sb strings.Builder
@@ -410,17 +407,16 @@ func (db *DB) upsertDiscrepancies(ctx context.Context, tx *sqlx.Tx, runID string
 	payment_intent_id, refund_at, problem_since, at_risk_amount, at_risk_currency, resolved_at, updated_at)
 VALUES `)
 	ts := db.timeArg(at)
-	for i, id := range ids {
-		d := found[last[id]]
+	for i, d := range cases {
 		if i > 0 {
 			sb.WriteString(",\n\t")
 		}
 		vals := []any{
-			d.ID, d.Fingerprint(), string(d.Kind), string(reconcile.StatusOpen),
+			d.ID, d.Fingerprint(), string(d.Kind), string(d.Status),
 			nullString(d.CustomerID), nullString(d.LedgerRefundID), strings.Join(d.GatewayRefundIDs, ","),
 			nullString(d.ChargeID), nullString(d.Currency), nullInt(d.LedgerAmount), nullInt(d.GatewayAmount),
 			nullString(string(d.GatewayStatus)), nullString(d.FailureReason), d.Detail,
-			ts, ts, runID, runID, nullString(d.GatewayCurrency),
+			db.timeArg(d.FirstSeenAt), ts, runID, runID, nullString(d.GatewayCurrency),
 		}
 		risk, riskCurrency := reconcile.AtRisk(d)
 		vals = append(vals, nullString(d.PaymentIntentID), db.nullTimeArg(d.RefundAt), db.nullTimeArg(d.ProblemSince),
@@ -442,7 +438,9 @@ VALUES `)
 // upsertConflict is how an upsert of discrepancies treats a stored one.
 const upsertConflict = `
 ON CONFLICT (id) DO UPDATE SET
-	status = CASE WHEN discrepancies.status = 'resolved' THEN 'open' ELSE discrepancies.status END,
+	fingerprint = excluded.fingerprint,
+	kind = excluded.kind,
+	status = excluded.status,
 	customer_id = excluded.customer_id,
 	ledger_refund_id = excluded.ledger_refund_id,
 	gateway_refund_ids = excluded.gateway_refund_ids,
@@ -468,12 +466,11 @@ ON CONFLICT (id) DO UPDATE SET
 // PostgreSQL: each column is one array parameter, unnested. Parsing and
 // planning a statement of thousands of parameters costs more than the
 // writes.
-func (db *DB) upsertDiscrepanciesPostgres(ctx context.Context, tx *sqlx.Tx, runID string, at time.Time,
-	found []reconcile.Discrepancy, last map[string]int, ids []string) error {
-	n := len(ids)
+func (db *DB) upsertDiscrepanciesPostgres(ctx context.Context, tx *sqlx.Tx, runID string, at time.Time, cases []reconcile.Discrepancy) error {
+	n := len(cases)
 	texts := func() []string { return make([]string, n) }
 	nullTexts := func() []sql.NullString { return make([]sql.NullString, n) }
-	id, fingerprint, kind, gatewayIDs, detail := texts(), texts(), texts(), texts(), texts()
+	id, fingerprint, kind, gatewayIDs, detail, status, first := texts(), texts(), texts(), texts(), texts(), texts(), texts()
 	customer, ledgerRefund, charge := nullTexts(), nullTexts(), nullTexts()
 	currency, gatewayStatus, failure, gatewayCurrency := nullTexts(), nullTexts(), nullTexts(), nullTexts()
 	ledgerAmount, gatewayAmount := make([]sql.NullInt64, n), make([]sql.NullInt64, n)
@@ -487,9 +484,9 @@ func (db *DB) upsertDiscrepanciesPostgres(ctx context.Context, tx *sqlx.Tx, runI
 		}
 		return sql.NullInt64{Int64: *p, Valid: true}
 	}
-	for i, x := range ids {
-		d := found[last[x]]
-		id[i], fingerprint[i], kind[i] = d.ID, d.Fingerprint(), string(d.Kind)
+	for i, d := range cases {
+		id[i], fingerprint[i], kind[i], status[i] = d.ID, d.Fingerprint(), string(d.Kind), string(d.Status)
+		first[i] = storedTime(d.FirstSeenAt).Format(time.RFC3339Nano)
 		gatewayIDs[i], detail[i] = strings.Join(d.GatewayRefundIDs, ","), d.Detail
 		customer[i], ledgerRefund[i], charge[i] = str(d.CustomerID), str(d.LedgerRefundID), str(d.ChargeID)
 		currency[i], gatewayStatus[i], failure[i] = str(d.Currency), str(string(d.GatewayStatus)), str(d.FailureReason)
@@ -508,22 +505,52 @@ func (db *DB) upsertDiscrepanciesPostgres(ctx context.Context, tx *sqlx.Tx, runI
 	gateway_refund_ids, charge_id, currency, ledger_amount, gateway_amount, gateway_status,
 	failure_reason, detail, first_seen_at, last_seen_at, first_run_id, last_run_id, gateway_currency,
 	payment_intent_id, refund_at, problem_since, at_risk_amount, at_risk_currency, resolved_at, updated_at)
-SELECT v.id, v.fingerprint, v.kind, 'open', v.customer_id, v.ledger_refund_id,
+SELECT v.id, v.fingerprint, v.kind, v.status, v.customer_id, v.ledger_refund_id,
 	v.gateway_refund_ids, v.charge_id, v.currency, v.ledger_amount, v.gateway_amount, v.gateway_status,
-	v.failure_reason, v.detail, $14::timestamptz, $14::timestamptz, $15::text, $15::text, v.gateway_currency,
+	v.failure_reason, v.detail, v.first_seen_at, $14::timestamptz, $15::text, $15::text, v.gateway_currency,
 	v.payment_intent_id, v.refund_at, v.problem_since, v.at_risk_amount, v.at_risk_currency, NULL::timestamptz, $14::timestamptz
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $16::text[],
-	$17::text[], $18::timestamptz[], $19::timestamptz[], $20::bigint[], $21::text[])
+	$9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $16::text[], $17::text[], $18::timestamptz[],
+	$19::text[], $20::timestamptz[], $21::timestamptz[], $22::bigint[], $23::text[])
 	AS v(id, fingerprint, kind, customer_id, ledger_refund_id, gateway_refund_ids, charge_id, currency,
-	ledger_amount, gateway_amount, gateway_status, failure_reason, detail, gateway_currency,
+	ledger_amount, gateway_amount, gateway_status, failure_reason, detail, gateway_currency, status, first_seen_at,
 	payment_intent_id, refund_at, problem_since, at_risk_amount, at_risk_currency)` + upsertConflict
 	_, err := tx.ExecContext(ctx, q,
 		pq.Array(id), pq.Array(fingerprint), pq.Array(kind), pq.Array(customer), pq.Array(ledgerRefund),
 		pq.Array(gatewayIDs), pq.Array(charge), pq.Array(currency), pq.Array(ledgerAmount), pq.Array(gatewayAmount),
 		pq.Array(gatewayStatus), pq.Array(failure), pq.Array(detail), db.timeArg(at), runID, pq.Array(gatewayCurrency),
+		pq.Array(status), pq.Array(first),
 		pq.Array(paymentIntent), pq.Array(refundAt), pq.Array(problemSince), pq.Array(risk), pq.Array(riskCurrency))
 	return err
+}
+
+// recordFinished is FinishRun's first step: it checks the run's fence, then
+// records the run, but only over a row still running (or none: a run
+// StartRun never recorded). A run another process recorded failed (an
+// orphan, as it thought, after this run lost its lock) stays failed: the
+// error wraps reconcile.ErrFenced and the transaction must end unapplied.
+func (db *DB) recordFinished(ctx context.Context, tx *sqlx.Tx, run reconcile.Run) error {
+	if err := db.checkFence(ctx, tx, run.Fence); err != nil {
+		return err
+	}
+	b := newBinder(db.dialect)
+	q := db.insertRun(b, run) + `
+ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+	ledger_refunds = excluded.ledger_refunds, gateway_refunds = excluded.gateway_refunds,
+	matched = excluded.matched, discrepancies = excluded.discrepancies, error = excluded.error
+WHERE runs.status = ` + b.add(string(reconcile.RunRunning))
+	res, err := tx.ExecContext(ctx, q, b.args...)
+	if err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record run: %w", err)
+	} else if n == 0 {
+		var status string
+		_ = tx.GetContext(ctx, &status, db.db.Rebind(`SELECT status FROM runs WHERE id = ?`), run.ID)
+		return fmt.Errorf("%w: the run is already recorded %s", reconcile.ErrFenced, status)
+	}
+	return nil
 }
 
 // insertEvents appends events to the audit trail, eventBatch rows per

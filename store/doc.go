@@ -1,7 +1,12 @@
 // Package store keeps refundrecon's state in SQL and reads the ledger: it
-// owns the runs, discrepancies and discrepancy_events tables, their
+// owns the runs, discrepancies and discrepancy_events tables, the alert
+// outbox (outbox.go), the reconciliation lock and its fence (lock.go), their
 // migrations (embedded, one goose directory per dialect), the optional
 // ledger_refunds table and the ledger reader that runs LEDGER_QUERY.
+//
+// It decides nothing about a discrepancy's life: FinishRun hands the stored
+// cases to reconcile.Decide and writes the changes it returns (cases,
+// history, alerts) in one transaction, after checking the run's fence.
 //
 // It speaks PostgreSQL through lib/pq and SQLite through modernc.org/sqlite
 // (pure Go, no cgo), both behind sqlx. It imports reconcile and the database

@@ -45,6 +45,8 @@ type LockOptions struct {
 type Lock struct {
 	name  string
 	owner string
+	// token is the lock row's generation this holder got: its fence.
+	token int64
 	lost  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
@@ -59,6 +61,12 @@ func (l *Lock) Name() string { return l.name }
 
 // Owner is the holder's name.
 func (l *Lock) Owner() string { return l.owner }
+
+// Fence is the proof of holding the lock that FinishRun checks: the lock
+// row's generation this holder got when it took the lock. A later holder
+// bumps it, so a holder that lost the lock (its session died, its lease was
+// taken over) can no longer record a run, even before it notices.
+func (l *Lock) Fence() reconcile.Fence { return reconcile.Fence{Lock: l.name, Token: l.token} }
 
 // Lost is closed when the lock can no longer be trusted: on PostgreSQL the
 // connection holding it stopped answering (the server frees a dead
@@ -189,6 +197,18 @@ func (db *DB) tryLockPostgres(ctx context.Context, l *Lock, opts LockOptions) er
 		_ = conn.Close()
 		return fmt.Errorf("%w: lock %s is held by another process", reconcile.ErrLocked, l.name)
 	}
+	// The fence: a new generation of the lock's row. An older holder whose
+	// session died may still be working; its FinishRun now fails.
+	now := db.now()
+	err = conn.QueryRowContext(ctx, `INSERT INTO locks (name, owner, acquired_at, expires_at, generation)
+VALUES ($1, $2, $3, $4, 1)
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = excluded.acquired_at,
+	expires_at = excluded.expires_at, generation = locks.generation + 1
+RETURNING generation`, l.name, l.owner, db.timeArg(now), db.timeArg(now.Add(opts.Lease))).Scan(&l.token)
+	if err != nil {
+		discardConn(conn)
+		return fmt.Errorf("try lock %s: take the fence: %w", l.name, err)
+	}
 	l.unlock = func(ctx context.Context) error {
 		var released bool
 		err := conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", key).Scan(&released)
@@ -209,30 +229,33 @@ func (db *DB) tryLockPostgres(ctx context.Context, l *Lock, opts LockOptions) er
 func (db *DB) tryLockSQLite(ctx context.Context, l *Lock, opts LockOptions) error {
 	now := db.now()
 	b := newBinder(db.dialect)
-	q := `INSERT INTO locks (name, owner, acquired_at, expires_at) VALUES (` +
-		b.add(l.name) + `, ` + b.add(l.owner) + `, ` + b.add(db.timeArg(now)) + `, ` + b.add(db.timeArg(now.Add(opts.Lease))) + `)
-ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-WHERE locks.expires_at < ` + b.add(db.timeArg(now))
-	res, err := db.db.ExecContext(ctx, q, b.args...)
-	if err != nil {
-		return fmt.Errorf("try lock %s: %w", l.name, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("try lock %s: %w", l.name, err)
-	} else if n == 0 {
+	// Every taking bumps the generation (the fence); a released row is
+	// kept, expired, so that generations only grow.
+	q := `INSERT INTO locks (name, owner, acquired_at, expires_at, generation) VALUES (` +
+		b.add(l.name) + `, ` + b.add(l.owner) + `, ` + b.add(db.timeArg(now)) + `, ` + b.add(db.timeArg(now.Add(opts.Lease))) + `, 1)
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,
+	generation = locks.generation + 1
+WHERE locks.expires_at < ` + b.add(db.timeArg(now)) + `
+RETURNING generation`
+	err := db.db.QueryRowContext(ctx, q, b.args...).Scan(&l.token)
+	if errors.Is(err, sql.ErrNoRows) {
 		var holder string
 		_ = db.db.GetContext(ctx, &holder, `SELECT owner FROM locks WHERE name = ?`, l.name)
 		return fmt.Errorf("%w: lock %s is held by %s", reconcile.ErrLocked, l.name, holder)
 	}
+	if err != nil {
+		return fmt.Errorf("try lock %s: %w", l.name, err)
+	}
 	l.unlock = func(ctx context.Context) error {
-		_, err := db.db.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND owner = ?`, l.name, l.owner)
+		_, err := db.db.ExecContext(ctx, `UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND generation = ?`,
+			db.timeArg(time.Unix(0, 0)), l.name, l.owner, l.token)
 		return err
 	}
 	// The one pooled connection may be busy (a long ledger read): a renewal
 	// that fails is tried again; only a row no longer ours means lost.
 	go l.keep(opts.Lease/3, func(ctx context.Context) bool {
-		res, err := db.db.ExecContext(ctx, `UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?`,
-			db.timeArg(db.now().Add(opts.Lease)), l.name, l.owner)
+		res, err := db.db.ExecContext(ctx, `UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND generation = ?`,
+			db.timeArg(db.now().Add(opts.Lease)), l.name, l.owner, l.token)
 		if err != nil {
 			return false
 		}
@@ -240,6 +263,35 @@ WHERE locks.expires_at < ` + b.add(db.timeArg(now))
 		return err == nil && n == 0
 	})
 	return nil
+}
+
+// checkFence fails with an error wrapping reconcile.ErrFenced unless the
+// lock row still carries fence's generation. It writes the row (to the same
+// values) rather than reading it: the write takes the row's lock on
+// PostgreSQL and the database's write lock on SQLite, so a holder taking
+// the lock over waits for tx to end, and tx commits only what was decided
+// under the fence. A zero fence checks nothing.
+func (db *DB) checkFence(ctx context.Context, tx execer, fence reconcile.Fence) error {
+	if fence.Lock == "" {
+		return nil
+	}
+	b := newBinder(db.dialect)
+	q := `UPDATE locks SET generation = generation WHERE name = ` + b.add(fence.Lock) + ` AND generation = ` + b.add(fence.Token)
+	res, err := tx.ExecContext(ctx, q, b.args...)
+	if err != nil {
+		return fmt.Errorf("check the lock %s: %w", fence.Lock, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("check the lock %s: %w", fence.Lock, err)
+	} else if n == 0 {
+		return fmt.Errorf("%w: lock %s was taken over (generation %d is no longer current)", reconcile.ErrFenced, fence.Lock, fence.Token)
+	}
+	return nil
+}
+
+// execer is what checkFence needs of a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // AbortRunning records every run still marked running as failed with

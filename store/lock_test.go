@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -218,8 +219,23 @@ func TestLockSQLiteLease(t *testing.T) {
 		t.Fatalf("expired lease not taken over: %v", err)
 	}
 	defer l.Release(ctx)
-	// Renewals keep it held well past its lease.
-	time.Sleep(700 * time.Millisecond)
+	// Renewals keep it held past its lease: wait until the row has been
+	// renewed to beyond the first lease's end plus a whole lease, which
+	// only renewals made after the first lease ran out can do.
+	var first string
+	if err := one.SQLX().GetContext(ctx, &first, `SELECT expires_at FROM locks`); err != nil {
+		t.Fatal(err)
+	}
+	firstEnd, err := time.Parse("2006-01-02T15:04:05.000000Z", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "renewals past the first lease", func() bool {
+		var exp string
+		_ = one.SQLX().GetContext(ctx, &exp, `SELECT expires_at FROM locks`)
+		e, err := time.Parse("2006-01-02T15:04:05.000000Z", exp)
+		return err == nil && e.After(firstEnd.Add(300*time.Millisecond))
+	})
 	wantLocked(t, one, store.LockReconcile)
 	select {
 	case <-l.Lost():
@@ -240,5 +256,148 @@ func TestLockSQLiteLease(t *testing.T) {
 	var owner string
 	if err := one.SQLX().GetContext(ctx, &owner, `SELECT owner FROM locks`); err != nil || owner != "thief" {
 		t.Fatalf("release removed another holder's row: %q %v", owner, err)
+	}
+}
+
+// The trust issue's interleaving: run A loses its lock mid-run (its
+// PostgreSQL session is killed; its SQLite lease runs out while it stalls),
+// run B takes the lock, records A as failed and resolves a case that was
+// fixed; then A, working from its stale read, tries to record its outcome.
+// A must not commit: its run stays failed, the case stays resolved, and the
+// on-call gets opened, resolved — never opened again.
+func TestLockLostRunCannotCommit(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxFor(t)
+			url := b.url(t)
+			app := "fencetest_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			oneURL := url
+			if b.name == store.DialectPostgres {
+				oneURL += "&application_name=" + app
+			}
+			one, two := migrated(t, oneURL), storetest.Open(t, url)
+			for _, db := range []*store.DB{one, two} {
+				db.SetAlertChannels([]store.AlertChannel{{Name: "webhook"}})
+			}
+			start := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+			stale := disc(reconcile.GatewayFailed, "lr_1", "cus_1", "re_1")
+
+			// The case is open, from an earlier run.
+			finish(t, one, "run_0", start, []reconcile.Discrepancy{stale})
+
+			// A takes the lock and starts.
+			lockA, err := one.TryLock(ctx, store.LockReconcile, store.LockOptions{Owner: "a", Lease: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lockA.Release(ctx)
+			runA := newRun("run_a", start.Add(time.Minute))
+			runA.Fence = lockA.Fence()
+			if err := one.StartRun(ctx, runA); err != nil {
+				t.Fatal(err)
+			}
+
+			// A loses its lock without noticing yet.
+			switch b.name {
+			case store.DialectPostgres:
+				var killed int
+				if err := two.SQLX().GetContext(ctx, &killed, `SELECT COUNT(pg_terminate_backend(a.pid))
+		FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+		WHERE a.application_name = $1 AND l.locktype = 'advisory' AND l.granted`, app); err != nil || killed != 1 {
+					t.Fatalf("killed %d sessions holding the lock (%v), want 1", killed, err)
+				}
+			default:
+				if _, err := two.SQLX().ExecContext(ctx, `UPDATE locks SET expires_at = '2000-01-01T00:00:00.000000Z'`); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// B takes over, records A as an orphan, resolves the fixed case.
+			var lockB *store.Lock
+			waitFor(t, "the second run to take the lock", func() bool {
+				lockB, err = two.TryLock(ctx, store.LockReconcile, store.LockOptions{Owner: "b"})
+				return err == nil
+			})
+			defer lockB.Release(ctx)
+			// Before B has even recorded A as failed, A's fence no longer
+			// holds: a new holder bumped the lock's generation.
+			early := runA
+			early.FinishedAt, early.Status = start.Add(90*time.Second), reconcile.RunSucceeded
+			if _, err := one.FinishRun(ctx, early, []reconcile.Discrepancy{stale}, nil); !errors.Is(err, reconcile.ErrFenced) {
+				t.Fatalf("FinishRun with a fence taken over: %v, want ErrFenced", err)
+			}
+			if got, _ := two.Run(ctx, "run_a"); got.Status != reconcile.RunRunning {
+				t.Fatalf("a refused FinishRun recorded run_a %s", got.Status)
+			}
+			if n, err := two.AbortRunning(ctx, "aborted: test"); err != nil || n != 1 {
+				t.Fatalf("aborted %d runs (%v), want run_a", n, err)
+			}
+			runB := newRun("run_b", start.Add(2*time.Minute))
+			runB.Fence = lockB.Fence()
+			if err := two.StartRun(ctx, runB); err != nil {
+				t.Fatal(err)
+			}
+			runB.FinishedAt, runB.Status = start.Add(3*time.Minute), reconcile.RunSucceeded
+			if _, err := two.FinishRun(ctx, runB, nil, judgedOf(t, two, stale.ID)); err != nil {
+				t.Fatalf("the lock holder's FinishRun: %v", err)
+			}
+
+			// A finishes from its stale read: refused.
+			runA.FinishedAt, runA.Status = start.Add(4*time.Minute), reconcile.RunSucceeded
+			if _, err := two.FinishRun(ctx, runA, []reconcile.Discrepancy{stale}, nil); !errors.Is(err, reconcile.ErrFenced) {
+				t.Fatalf("FinishRun of the run that lost its lock: %v, want ErrFenced", err)
+			}
+			if err := two.FailRun(ctx, runA); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := two.Run(ctx, "run_a"); err != nil || got.Status != reconcile.RunFailed {
+				t.Fatalf("run_a = %+v (%v), want it to stay failed", got, err)
+			}
+			if got, err := two.Discrepancy(ctx, stale.ID); err != nil || got.Status != reconcile.StatusResolved {
+				t.Fatalf("case = %+v (%v), want it to stay resolved", got, err)
+			}
+			var keys []string
+			if err := two.SQLX().SelectContext(ctx, &keys, `SELECT dedup_key FROM alert_outbox ORDER BY id`); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{stale.ID + ":webhook:opened:1", stale.ID + ":webhook:resolved:1"}
+			if !slices.Equal(keys, want) {
+				t.Fatalf("alerts enqueued %q, want %q (opened, resolved, never opened again)", keys, want)
+			}
+
+			// A run recorded failed by another process stays failed even
+			// with a fence that still holds.
+			runC := newRun("run_c", start.Add(5*time.Minute))
+			runC.Fence = lockB.Fence()
+			if err := two.StartRun(ctx, runC); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := two.AbortRunning(ctx, "aborted: test"); err != nil {
+				t.Fatal(err)
+			}
+			runC.FinishedAt, runC.Status = start.Add(6*time.Minute), reconcile.RunSucceeded
+			if _, err := two.FinishRun(ctx, runC, []reconcile.Discrepancy{stale}, nil); !errors.Is(err, reconcile.ErrFenced) {
+				t.Fatalf("FinishRun of a run recorded failed: %v, want ErrFenced", err)
+			}
+			if got, _ := two.Discrepancy(ctx, stale.ID); got.Status != reconcile.StatusResolved {
+				t.Fatalf("a refused FinishRun changed the case: %+v", got)
+			}
+		})
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
+		}
 	}
 }

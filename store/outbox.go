@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -81,11 +82,20 @@ type snapshot struct {
 type caseCycle struct {
 	d     reconcile.Discrepancy
 	cycle int
+	// updates is the case's update count, for an update's key; note says
+	// what changed.
+	updates int
+	note    string
 }
 
-// alertKey is the outbox's idempotency key of one case's alert.
-func alertKey(discrepancyID, channel string, action reconcile.AlertAction, cycle int) string {
-	return discrepancyID + ":" + channel + ":" + string(action) + ":" + strconv.Itoa(cycle)
+// alertKey is the outbox's idempotency key of one case's alert: per cycle,
+// and per update within a cycle for an update.
+func alertKey(discrepancyID, channel string, action reconcile.AlertAction, cycle, updates int) string {
+	k := discrepancyID + ":" + channel + ":" + string(action) + ":" + strconv.Itoa(cycle)
+	if action == reconcile.AlertUpdated {
+		k += "." + strconv.Itoa(updates)
+	}
+	return k
 }
 
 // outboxRows builds the alerts of one action for every channel: one per
@@ -122,9 +132,9 @@ func outboxRows(channels []AlertChannel, action reconcile.AlertAction, runID, ac
 		}
 		for i, c := range cases {
 			rows = append(rows, outboxRow{
-				key:     alertKey(c.d.ID, ch.Name, action, c.cycle),
+				key:     alertKey(c.d.ID, ch.Name, action, c.cycle, c.updates),
 				channel: ch.Name, action: action, discrepancyID: c.d.ID, cycle: c.cycle,
-				runID: runID, actor: actor, note: note, payload: payloads[i],
+				runID: runID, actor: actor, note: cmp.Or(note, c.note), payload: payloads[i],
 			})
 		}
 	}
@@ -132,83 +142,64 @@ func outboxRows(channels []AlertChannel, action reconcile.AlertAction, runID, ac
 }
 
 // enqueueAlerts is FinishRun's part of the outbox, inside its transaction:
-// it counts the reopened cases' new cycle, and enqueues an "opened" alert
-// for every case the run opened or reopened and a "resolved" alert for every
-// case it resolved, on every enabled channel. out holds the run's cases as
-// stored; events the status changes the run makes.
-func (db *DB) enqueueAlerts(ctx context.Context, tx *sqlx.Tx, runID string, at time.Time,
-	out []reconcile.Discrepancy, events []Event) error {
-	var opened, reopened, resolved []string
-	for _, e := range events {
-		switch e.Action {
-		case ActionOpened:
-			opened = append(opened, e.DiscrepancyID)
-		case ActionReopened:
-			opened = append(opened, e.DiscrepancyID)
-			reopened = append(reopened, e.DiscrepancyID)
-		case ActionResolved:
-			resolved = append(resolved, e.DiscrepancyID)
-		}
-	}
-	for chunk := range slices.Chunk(reopened, db.idBatchSize()) {
-		b := newBinder(db.dialect)
-		q := `UPDATE discrepancies SET cycle = cycle + 1 WHERE ` + db.idIn(b, "id", chunk)
-		if _, err := tx.ExecContext(ctx, q, b.args...); err != nil {
-			return fmt.Errorf("count reopened cycles: %w", err)
-		}
-	}
+// the alert each change of ch carries (opened, updated, resolved), on every
+// enabled channel, keyed by the case's cycle (and update count for an
+// update) so that each is enqueued once however often it is retried.
+func (db *DB) enqueueAlerts(ctx context.Context, tx *sqlx.Tx, runID string, at time.Time, ch reconcile.Changes) error {
 	channels := db.alertChannels()
-	if len(channels) == 0 || len(opened)+len(resolved) == 0 {
+	if len(channels) == 0 {
 		return nil
 	}
-
-	cycles, err := db.cycles(ctx, tx, reopened)
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]reconcile.Discrepancy, len(out))
-	for _, d := range out {
-		byID[d.ID] = d
-	}
-	openedCases := make([]caseCycle, len(opened))
-	for i, id := range opened {
-		c := caseCycle{d: byID[id], cycle: 1}
-		if n, ok := cycles[id]; ok {
-			c.cycle = n
+	byAction := map[reconcile.AlertAction][]reconcile.Change{}
+	var ids []string
+	for _, c := range ch.Changes {
+		if c.Alert != "" {
+			byAction[c.Alert] = append(byAction[c.Alert], c)
+			ids = append(ids, c.Case.ID)
 		}
-		openedCases[i] = c
 	}
-	rows, err := outboxRows(channels, reconcile.AlertOpened, runID, RunActor, "", openedCases)
+	if len(ids) == 0 {
+		return nil
+	}
+	counters, err := db.cycles(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
-
-	resolvedCases, err := db.casesWithCycle(ctx, tx, resolved)
-	if err != nil {
-		return err
+	var rows []outboxRow
+	for _, action := range []reconcile.AlertAction{reconcile.AlertOpened, reconcile.AlertUpdated, reconcile.AlertResolved} {
+		var cases []caseCycle
+		for _, c := range byAction[action] {
+			n := counters[c.Case.ID]
+			cases = append(cases, caseCycle{d: c.Case, cycle: n.cycle, updates: n.updates, note: c.Note})
+		}
+		more, err := outboxRows(channels, action, runID, RunActor, "", cases)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, more...)
 	}
-	more, err := outboxRows(channels, reconcile.AlertResolved, runID, RunActor, "", resolvedCases)
-	if err != nil {
-		return err
-	}
-	return db.insertOutbox(ctx, tx, at, append(rows, more...))
+	return db.insertOutbox(ctx, tx, at, rows)
 }
 
-// cycles reads the cycle of the cases ids name.
-func (db *DB) cycles(ctx context.Context, tx *sqlx.Tx, ids []string) (map[string]int, error) {
-	out := make(map[string]int, len(ids))
+// counter is a case's cycle and update count.
+type counter struct{ cycle, updates int }
+
+// cycles reads the cycle and update count of the cases ids name.
+func (db *DB) cycles(ctx context.Context, tx *sqlx.Tx, ids []string) (map[string]counter, error) {
+	out := make(map[string]counter, len(ids))
 	for chunk := range slices.Chunk(ids, db.idBatchSize()) {
 		b := newBinder(db.dialect)
 		var rows []struct {
-			ID    string `db:"id"`
-			Cycle int    `db:"cycle"`
+			ID      string `db:"id"`
+			Cycle   int    `db:"cycle"`
+			Updates int    `db:"updates"`
 		}
-		q := `SELECT id, cycle FROM discrepancies WHERE ` + db.idIn(b, "id", chunk)
+		q := `SELECT id, cycle, updates FROM discrepancies WHERE ` + db.idIn(b, "id", chunk)
 		if err := tx.SelectContext(ctx, &rows, q, b.args...); err != nil {
 			return nil, fmt.Errorf("read cycles: %w", err)
 		}
 		for _, r := range rows {
-			out[r.ID] = r.Cycle
+			out[r.ID] = counter{cycle: r.Cycle, updates: r.Updates}
 		}
 	}
 	return out, nil
@@ -218,29 +209,6 @@ func (db *DB) cycles(ctx context.Context, tx *sqlx.Tx, ids []string) (map[string
 type cycleRow struct {
 	discrepancyRow
 	Cycle int `db:"cycle"`
-}
-
-// casesWithCycle reads the cases ids name as stored now, in the order of ids.
-func (db *DB) casesWithCycle(ctx context.Context, tx *sqlx.Tx, ids []string) ([]caseCycle, error) {
-	found := make(map[string]caseCycle, len(ids))
-	for chunk := range slices.Chunk(ids, db.idBatchSize()) {
-		b := newBinder(db.dialect)
-		var rows []cycleRow
-		q := `SELECT ` + discrepancyColumns + `, cycle FROM discrepancies WHERE ` + db.idIn(b, "id", chunk)
-		if err := tx.SelectContext(ctx, &rows, q, b.args...); err != nil {
-			return nil, fmt.Errorf("read resolved discrepancies: %w", err)
-		}
-		for _, r := range rows {
-			found[r.ID] = caseCycle{d: r.discrepancy(), cycle: r.Cycle}
-		}
-	}
-	out := make([]caseCycle, 0, len(ids))
-	for _, id := range ids {
-		if c, ok := found[id]; ok {
-			out = append(out, c)
-		}
-	}
-	return out, nil
 }
 
 // insertOutbox writes rows, due at once; a row whose key is already there

@@ -70,13 +70,14 @@ VALUES (` + b.add(run.ID) + `, ` + b.add(string(reconcile.RunRunning)) + `, ` +
 
 // FailRun records a run that did not finish: status failed, finished_at and
 // the error. It changes no discrepancy, and records the run even when
-// StartRun never did.
+// StartRun never did; a run recorded succeeded stays so.
 func (db *DB) FailRun(ctx context.Context, run reconcile.Run) error {
 	run.Status = reconcile.RunFailed
 	run.FinishedAt = db.orNow(run.FinishedAt)
 	b := newBinder(db.dialect)
 	q := db.insertRun(b, run) + `
-ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, error = excluded.error`
+ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, error = excluded.error
+WHERE runs.status <> ` + b.add(string(reconcile.RunSucceeded))
 	if _, err := db.db.ExecContext(ctx, q, b.args...); err != nil {
 		return fmt.Errorf("record failed run %s: %w", run.ID, err)
 	}

@@ -109,7 +109,7 @@ func (a *app) reconcile(ctx context.Context, scope reconcile.Scope) (rep reconci
 	ctx, stop := a.watchLock(ctx, lock)
 	defer stop()
 	defer a.recoverRun(ctx, &err)
-	rep, err = a.runner.Run(ctx, scope)
+	rep, err = a.runner.RunFenced(ctx, scope, lock.Fence())
 	a.unlock(ctx, lock)
 	defer func() {
 		for _, hook := range a.afterRun {
