@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -59,13 +58,7 @@ func TestCheckPageInBrowser(t *testing.T) {
 	seedSupport(w)
 	p := startServe(t, w, map[string]string{"API_TOKENS": "sam:" + supportToken})
 
-	// Chromium may still be writing its profile as it exits: removed
-	// best effort rather than failing the test on it.
-	profile, err := os.MkdirTemp("", "refundrecon-check-page-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(profile) })
+	profile := browserProfile(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
@@ -81,7 +74,7 @@ func TestCheckPageInBrowser(t *testing.T) {
 	const hostile = `<script>window.pwned=1</script><img src=x onerror="window.pwned=1">@example.com`
 	var verdict, caseTitle, hostileText, hostileValue string
 	var pwned bool
-	err = chromedp.Run(ctx,
+	err := chromedp.Run(ctx,
 		chromedp.Navigate(p.base+"/check"),
 		chromedp.WaitVisible(`#token`, chromedp.ByID),
 		chromedp.SendKeys(`#token`, supportToken, chromedp.ByID),
