@@ -29,6 +29,9 @@ type settings struct {
 	Grace             time.Duration
 	PendingAfter      time.Duration
 	Margin            time.Duration
+	// FullSyncEvery is FULL_SYNC_EVERY; FullSync is run --full (sync.go).
+	FullSyncEvery time.Duration
+	FullSync      bool
 
 	// Alert channels; each is enabled by its variable.
 	SlackWebhookURL     string
@@ -115,6 +118,7 @@ func newFlagSet(name string, getenv func(string) string, stderr io.Writer, s *se
 		e.duration(&s.Grace, "grace", "GRACE", reconcile.DefaultGrace, "in-flight records younger than this are not flagged")
 		e.duration(&s.PendingAfter, "pending-after", "PENDING_AFTER", reconcile.DefaultPendingAfter, "a gateway refund pending longer than this is flagged")
 		e.duration(&s.Margin, "margin", "MARGIN", reconcile.DefaultMargin, "read both sides this much around the window")
+		e.duration(&s.FullSyncEvery, "full-sync-every", "FULL_SYNC_EVERY", reconcile.DefaultFullSyncEvery, "list the whole window from Stripe this often; in between, fetch only what changed")
 		e.alertFlags(s) // alerts.go
 	}
 	return fs, e
