@@ -19,7 +19,7 @@ const (
 	// lists events for 30 days, and a day of margin is kept.
 	EventHorizon = 29 * 24 * time.Hour
 	// syncBatch is how many refunds go to the mirror per transaction.
-	syncBatch = 500
+	syncBatch = 5000
 )
 
 // SyncCursor says how far the mirror of a gateway's refunds can be trusted.
@@ -149,8 +149,14 @@ func (g *SyncedGateway) Refunds(ctx context.Context, since, until time.Time, fn 
 	}
 
 	from := c.SyncedAt.Add(-cmp.Or(g.Overlap, DefaultSyncOverlap))
+	// Refunds an event showed failed need no look-up: failed is final.
+	failedByEvent := map[string]bool{}
 	if g.Changes != nil {
-		if err := g.Changes.RefundEventsSince(ctx, from, func(r GatewayRefund) error { return b.add(ctx, r) }); err != nil {
+		err := g.Changes.RefundEventsSince(ctx, from, func(r GatewayRefund) error {
+			failedByEvent[r.ID] = r.Status == RefundFailed
+			return b.add(ctx, r)
+		})
+		if err != nil {
 			return fmt.Errorf("sync refund events: %w", err)
 		}
 	}
@@ -167,7 +173,7 @@ func (g *SyncedGateway) Refunds(ctx context.Context, since, until time.Time, fn 
 	}
 	seen := make(map[string]bool, len(failures))
 	for _, f := range failures {
-		if seen[f.RefundID] {
+		if seen[f.RefundID] || failedByEvent[f.RefundID] {
 			continue
 		}
 		seen[f.RefundID] = true

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/refundrecon/refundrecon/reconcile"
 )
 
@@ -21,8 +23,8 @@ var _ reconcile.Mirror = (*DB)(nil)
 // so no read holds a connection (SQLite has one) for a whole window.
 const mirrorPage = 5000
 
-const refundColumns = `id, charge_id, payment_intent_id, customer_id, amount, currency, status,
-	failure_reason, ledger_refund_id, created, failed_at`
+const refundColumns = `id, charge_id, payment_intent_id, customer_id, amount, currency, status, ` +
+	`failure_reason, ledger_refund_id, created, failed_at`
 
 // An empty charge, payment intent or customer keeps the stored one: an
 // event's refund names its charge without expanding it.
@@ -66,32 +68,13 @@ func (db *DB) SaveRefunds(ctx context.Context, name string, refunds []reconcile.
 		return fmt.Errorf("save mirrored refunds: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	// 11 parameters a row: 500 rows stay under both databases' limits.
-	const rowsPerInsert = 500
-	var q strings.Builder
-	args := make([]any, 0, 11*min(len(refunds), rowsPerInsert))
-	for start := 0; start < len(refunds); start += rowsPerInsert {
-		part := refunds[start:min(start+rowsPerInsert, len(refunds))]
-		q.Reset()
-		args = args[:0]
-		q.WriteString(`INSERT INTO gateway_refunds (` + refundColumns + `) VALUES `)
-		for i := range part {
-			r := &part[i]
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
-			var failed int64
-			if !r.FailedAt.IsZero() {
-				failed = r.FailedAt.Unix()
-			}
-			args = append(args, r.ID, r.ChargeID, r.PaymentIntentID, r.CustomerID, r.Amount, r.Currency,
-				string(r.Status), r.FailureReason, r.LedgerRefundID, r.Created.Unix(), failed)
-		}
-		q.WriteString(upsertRefunds)
-		if _, err := tx.ExecContext(ctx, db.db.Rebind(q.String()), args...); err != nil {
-			return fmt.Errorf("save mirrored refunds: %w", err)
-		}
+	if db.dialect == DialectPostgres {
+		err = db.copyRefunds(ctx, tx, refunds)
+	} else {
+		err = db.insertRefunds(ctx, tx, refunds)
+	}
+	if err != nil {
+		return fmt.Errorf("save mirrored refunds: %w", err)
 	}
 	if cursor != nil {
 		_, err := tx.ExecContext(ctx, db.db.Rebind(`INSERT INTO sync_cursors (name, synced_at, full_at, covered_from)
@@ -108,19 +91,87 @@ func (db *DB) SaveRefunds(ctx context.Context, name string, refunds []reconcile.
 	return nil
 }
 
+// refundValues are a refund's columns, in refundColumns' order.
+func refundValues(r *reconcile.GatewayRefund) []any {
+	var failed int64
+	if !r.FailedAt.IsZero() {
+		failed = r.FailedAt.Unix()
+	}
+	return []any{r.ID, r.ChargeID, r.PaymentIntentID, r.CustomerID, r.Amount, r.Currency,
+		string(r.Status), r.FailureReason, r.LedgerRefundID, r.Created.Unix(), failed}
+}
+
+// insertRefunds upserts with multi-row INSERTs (SQLite).
+func (db *DB) insertRefunds(ctx context.Context, tx *sqlx.Tx, refunds []reconcile.GatewayRefund) error {
+	// 11 parameters a row: 500 rows stay under SQLite's limit.
+	const rowsPerInsert = 500
+	var q strings.Builder
+	args := make([]any, 0, 11*min(len(refunds), rowsPerInsert))
+	for start := 0; start < len(refunds); start += rowsPerInsert {
+		part := refunds[start:min(start+rowsPerInsert, len(refunds))]
+		q.Reset()
+		args = args[:0]
+		q.WriteString(`INSERT INTO gateway_refunds (` + refundColumns + `) VALUES `)
+		for i := range part {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+			args = append(args, refundValues(&part[i])...)
+		}
+		q.WriteString(upsertRefunds)
+		if _, err := tx.ExecContext(ctx, db.db.Rebind(q.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyRefunds upserts on PostgreSQL: COPY into a temporary table, then one
+// INSERT … SELECT, ten times faster than INSERTs with parameters.
+func (db *DB) copyRefunds(ctx context.Context, tx *sqlx.Tx, refunds []reconcile.GatewayRefund) error {
+	if len(refunds) == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS gateway_refunds_in
+		(LIKE gateway_refunds INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
+		return err
+	}
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("gateway_refunds_in", strings.Split(refundColumns, ", ")...))
+	if err != nil {
+		return err
+	}
+	for i := range refunds {
+		if _, err := stmt.ExecContext(ctx, refundValues(&refunds[i])...); err != nil {
+			stmt.Close()
+			return err
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		stmt.Close()
+		return err
+	}
+	if err := stmt.Close(); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO gateway_refunds (`+refundColumns+`) SELECT `+refundColumns+
+		` FROM gateway_refunds_in`+upsertRefunds)
+	return err
+}
+
 // MirroredRefunds calls fn for every mirrored refund created inside [since,
 // until] in whole seconds (since floored, until's second included), ordered
 // by created and id. FailedAt is left zero, as a gateway listing leaves it.
 func (db *DB) MirroredRefunds(ctx context.Context, since, until time.Time, fn func(reconcile.GatewayRefund) error) error {
 	lo, hi := since.Unix(), until.Unix()
 	query := db.db.Rebind(`SELECT ` + refundColumns + ` FROM gateway_refunds
-		WHERE created >= ? AND created <= ? AND (created > ? OR (created = ? AND id > ?))
+		WHERE created >= ? AND created <= ? AND (created, id) > (?, ?)
 		ORDER BY created, id LIMIT ?`)
 	lastCreated, lastID := lo-1, ""
 	var page []reconcile.GatewayRefund
 	for {
 		page = page[:0]
-		rows, err := db.db.QueryContext(ctx, query, lo, hi, lastCreated, lastCreated, lastID, mirrorPage)
+		rows, err := db.db.QueryContext(ctx, query, lo, hi, lastCreated, lastID, mirrorPage)
 		if err != nil {
 			return fmt.Errorf("list mirrored refunds: %w", err)
 		}

@@ -129,3 +129,37 @@ func testMirrorWindow(t *testing.T, b backend) {
 		}
 	}
 }
+
+// BenchmarkMirror writes 100,000 refunds in the sync's batches of 5,000, then
+// reads them back, on each database.
+func BenchmarkMirror(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			db := be.open(b)
+			ctx := context.Background()
+			t0 := time.Unix(1_770_000_000, 0).UTC()
+			rs := make([]reconcile.GatewayRefund, 100_000)
+			for i := range rs {
+				rs[i] = reconcile.GatewayRefund{ID: fmt.Sprintf("re_%07d", i), ChargeID: fmt.Sprintf("ch_%07d", i),
+					PaymentIntentID: fmt.Sprintf("pi_%07d", i), CustomerID: "cus_1", Amount: 100, Currency: "usd",
+					Status: reconcile.RefundSucceeded, LedgerRefundID: "lr", Created: t0.Add(time.Duration(i) * time.Second)}
+			}
+			for b.Loop() {
+				start := time.Now()
+				for i := 0; i < len(rs); i += 5000 {
+					if err := db.SaveRefunds(ctx, "r", rs[i:i+5000], nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				write := time.Since(start)
+				start = time.Now()
+				n := 0
+				if err := db.MirroredRefunds(ctx, t0, t0.Add(time.Duration(len(rs))*time.Second), func(reconcile.GatewayRefund) error { n++; return nil }); err != nil || n != len(rs) {
+					b.Fatal(n, err)
+				}
+				b.ReportMetric(write.Seconds(), "write-s")
+				b.ReportMetric(time.Since(start).Seconds(), "read-s")
+			}
+		})
+	}
+}
