@@ -70,8 +70,10 @@ type ChangeSource interface {
 // From). Otherwise it fetches, from Since = the last sync less Overlap: the
 // refunds created since, the refunds carried by events since, and the
 // refunds failed since (refund_failure balance transactions, each looked up
-// again, so a late failure is mirrored even without its event). It then
-// serves the window from the mirror. The cursor is written only with the
+// again unless an event of this sync showed it failed, so a late failure is
+// mirrored even without its event). It then serves the window from the
+// mirror. The Runner still sweeps refund_failure balance transactions over
+// the whole window on every run: the mirror only makes the listing cheap. The cursor is written only with the
 // last batch of a sync that succeeded: a failed sync changes no cursor, and
 // the refunds it saved are only fresher copies.
 type SyncedGateway struct {

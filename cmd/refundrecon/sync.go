@@ -21,7 +21,7 @@ func (a *app) syncedGateway(s *settings) *reconcile.SyncedGateway {
 		FullEvery: s.FullSyncEvery,
 		Full:      s.FullSync,
 		Synced: func(st reconcile.SyncStats) {
-			a.log.Info("gateway sync", "full", st.Full, "reason", st.Reason, "saved", st.Saved)
+			a.log.Debug("gateway sync", "full", st.Full, "reason", st.Reason, "saved", st.Saved)
 		},
 	}
 }
