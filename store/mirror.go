@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/refundrecon/refundrecon/reconcile"
 )
 
@@ -137,7 +136,7 @@ func (db *DB) copyRefunds(ctx context.Context, tx *sqlx.Tx, refunds []reconcile.
 		(LIKE gateway_refunds INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("gateway_refunds_in", strings.Split(refundColumns, ", ")...))
+	stmt, err := tx.PrepareContext(ctx, "COPY gateway_refunds_in ("+refundColumns+") FROM STDIN")
 	if err != nil {
 		return err
 	}
