@@ -18,10 +18,6 @@ import (
 
 var _ reconcile.Mirror = (*DB)(nil)
 
-// mirrorPage is how many rows MirroredRefunds reads per query: keyset pages,
-// so no read holds a connection (SQLite has one) for a whole window.
-const mirrorPage = 5000
-
 const refundColumns = `id, charge_id, payment_intent_id, customer_id, amount, currency, status, ` +
 	`failure_reason, ledger_refund_id, created, failed_at`
 
@@ -161,48 +157,34 @@ func (db *DB) copyRefunds(ctx context.Context, tx *sqlx.Tx, refunds []reconcile.
 // MirroredRefunds calls fn for every mirrored refund created inside [since,
 // until] in whole seconds (since floored, until's second included), ordered
 // by created and id. FailedAt is left zero, as a gateway listing leaves it.
+// One query streams the rows: keyset pages would each make PostgreSQL scan
+// the rest of the window again when its statistics lag a bulk load. fn must
+// not use the database (SQLite has one connection).
 func (db *DB) MirroredRefunds(ctx context.Context, since, until time.Time, fn func(reconcile.GatewayRefund) error) error {
-	lo, hi := since.Unix(), until.Unix()
-	query := db.db.Rebind(`SELECT ` + refundColumns + ` FROM gateway_refunds
-		WHERE created >= ? AND created <= ? AND (created, id) > (?, ?)
-		ORDER BY created, id LIMIT ?`)
-	lastCreated, lastID := lo-1, ""
-	var page []reconcile.GatewayRefund
-	for {
-		page = page[:0]
-		rows, err := db.db.QueryContext(ctx, query, lo, hi, lastCreated, lastID, mirrorPage)
-		if err != nil {
-			return fmt.Errorf("list mirrored refunds: %w", err)
-		}
-		for rows.Next() {
-			var g reconcile.GatewayRefund
-			var status, currency, reason string
-			var created, failed int64
-			if err := rows.Scan(&g.ID, &g.ChargeID, &g.PaymentIntentID, &g.CustomerID, &g.Amount, &currency,
-				&status, &reason, &g.LedgerRefundID, &created, &failed); err != nil {
-				rows.Close()
-				return fmt.Errorf("list mirrored refunds: %w", err)
-			}
-			g.Currency, g.Status, g.FailureReason = intern(currency), reconcile.GatewayStatus(intern(status)), intern(reason)
-			g.Created = time.Unix(created, 0).UTC()
-			page = append(page, g)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("list mirrored refunds: %w", err)
-		}
-		for _, g := range page {
-			if err := fn(g); err != nil {
-				return err
-			}
-		}
-		if len(page) < mirrorPage {
-			return nil
-		}
-		last := page[len(page)-1]
-		lastCreated, lastID = last.Created.Unix(), last.ID
+	rows, err := db.db.QueryContext(ctx, db.db.Rebind(`SELECT `+refundColumns+` FROM gateway_refunds
+		WHERE created >= ? AND created <= ? ORDER BY created, id`), since.Unix(), until.Unix())
+	if err != nil {
+		return fmt.Errorf("list mirrored refunds: %w", err)
 	}
+	defer rows.Close()
+	for rows.Next() {
+		var g reconcile.GatewayRefund
+		var status, currency, reason string
+		var created, failed int64
+		if err := rows.Scan(&g.ID, &g.ChargeID, &g.PaymentIntentID, &g.CustomerID, &g.Amount, &currency,
+			&status, &reason, &g.LedgerRefundID, &created, &failed); err != nil {
+			return fmt.Errorf("list mirrored refunds: %w", err)
+		}
+		g.Currency, g.Status, g.FailureReason = intern(currency), reconcile.GatewayStatus(intern(status)), intern(reason)
+		g.Created = time.Unix(created, 0).UTC()
+		if err := fn(g); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list mirrored refunds: %w", err)
+	}
+	return nil
 }
 
 // interned holds the few statuses, currencies and failure reasons a window
