@@ -37,13 +37,15 @@ tidy-check: ## fail when go mod tidy would change go.mod or go.sum
 		echo "go mod tidy changes go.mod or go.sum: run it and commit"; exit 1; fi
 
 # make bench SIZES=10000,100000,1000000 adds the million; RPS= skips the
-# rate-limited runs. See docs/performance.md.
+# rate-limited runs; SYNC_SIZES=100000,1000000 the incremental sync's runs.
+# See docs/performance.md.
 SIZES ?= 10000,100000
 RPS ?= 25,100
+SYNC_SIZES ?= 100000
 BENCH_FLAGS ?=
 bench: ## end-to-end run and its peers per size (SIZES, RPS), then matcher+classifier on one core
 	$(GO) build -o bin/refundrecon-bench ./cmd/refundrecon-bench
-	./scripts/with-postgres.sh ./bin/refundrecon-bench -sizes '$(SIZES)' -rps '$(RPS)' $(BENCH_FLAGS)
+	./scripts/with-postgres.sh ./bin/refundrecon-bench -sizes '$(SIZES)' -rps '$(RPS)' -sync-sizes '$(SYNC_SIZES)' $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./reconcile/
 
 FUZZTIME ?= 5s

@@ -60,6 +60,10 @@ func FakeMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// grow that log without bound, so it is emptied as it goes.
 	var served atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == changePath { // sync.go
+			serveChange(d, fs, w)
+			return
+		}
 		fs.ServeHTTP(w, r)
 		if served.Add(1)%10_000 == 0 {
 			fs.ResetRequests()
@@ -97,6 +101,7 @@ func ReconcileMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fl.IntVar(&cfg.Concurrency, "concurrency", 0, "listing slices (0: the adapter's default)")
 	since := fl.Int64("since", 0, "window start, Unix seconds")
 	until := fl.Int64("until", 0, "window end, Unix seconds")
+	fl.BoolVar(&cfg.Sync, "sync", false, "read the window through the incremental sync's mirror")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fl.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	if err := fl.Parse(args); err != nil {
@@ -212,7 +217,8 @@ type childRun struct {
 func runChild(ctx context.Context, self string, cfg RunConfig, profileDir, memLimit string, stderr io.Writer) (childRun, error) {
 	args := []string{CmdReconcile, "-database-url", cfg.DatabaseURL, "-stripe-url", cfg.StripeURL,
 		"-max-rps", strconv.FormatFloat(cfg.MaxRPS, 'g', -1, 64), "-concurrency", strconv.Itoa(cfg.Concurrency),
-		"-since", strconv.FormatInt(cfg.Scope.Since.Unix(), 10), "-until", strconv.FormatInt(cfg.Scope.Until.Unix(), 10)}
+		"-since", strconv.FormatInt(cfg.Scope.Since.Unix(), 10), "-until", strconv.FormatInt(cfg.Scope.Until.Unix(), 10),
+		"-sync=" + strconv.FormatBool(cfg.Sync)}
 	if profileDir != "" {
 		args = append(args, "-cpuprofile", profileDir+"/cpu.pprof", "-memprofile", profileDir+"/allocs.pprof")
 	}

@@ -46,6 +46,8 @@ type Options struct {
 	// ProfileDir, when set, receives a CPU and an allocation profile of
 	// each full-speed run, in a directory per size.
 	ProfileDir string
+	// SyncSizes are the sizes of the incremental sync's benchmark (sync.go).
+	SyncSizes []int
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -57,6 +59,7 @@ type Report struct {
 	MemLimit string
 	Sizes    []SizeResult
 	Rates    []RateResult
+	Syncs    []SyncResult
 }
 
 // SizeResult is one size: the run with the rate limit lifted and its peers.
@@ -109,6 +112,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return rep, fmt.Errorf("rate %v: %w", rps, err)
 		}
 		rep.Rates = append(rep.Rates, RateResult{RPS: rps, Dataset: d, Run: run})
+	}
+	for _, n := range o.SyncSizes {
+		r, err := measureSync(ctx, o, n)
+		if err != nil {
+			return rep, fmt.Errorf("sync %d: %w", n, err)
+		}
+		rep.Syncs = append(rep.Syncs, r)
 	}
 	return rep, nil
 }

@@ -32,6 +32,9 @@ type RunConfig struct {
 	MaxRPS      float64
 	Concurrency int
 	Scope       reconcile.Scope
+	// Sync reads the window through the incremental sync's mirror
+	// (reconcile.SyncedGateway), as `refundrecon run` does.
+	Sync bool
 }
 
 // RunResult is what one reconciliation measured.
@@ -106,9 +109,13 @@ func Reconcile(ctx context.Context, cfg RunConfig) (RunResult, error) {
 		return res, err
 	}
 	tg := &timedGateway{Stripe: gw}
+	var g reconcile.Gateway = tg
+	if cfg.Sync {
+		g = &reconcile.SyncedGateway{Gateway: tg, Changes: gw, Mirror: db, Name: "bench"}
+	}
 	runner := &reconcile.Runner{
 		Ledger:  store.NewLedger(db, ""),
-		Gateway: tg,
+		Gateway: g,
 		Store:   db,
 		Rules: reconcile.Rules{
 			Grace:         reconcile.DefaultGrace,

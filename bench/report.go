@@ -106,6 +106,12 @@ func (r *Report) Write(w io.Writer, markdown bool) error {
 		fmt.Fprintln(w)
 	}
 
+	if len(r.Syncs) > 0 {
+		if err := writeSync(w, r.Syncs, markdown); err != nil { // sync.go
+			return err
+		}
+	}
+
 	fmt.Fprintln(w, "Targets:")
 	fmt.Fprintln(w)
 	for _, line := range r.Targets() {

@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fl.BoolVar(&o.Fresh, "fresh", false, "reload data sets even when their schema holds them")
 	fl.StringVar(&o.ProfileDir, "profile-dir", "", "write CPU and allocation profiles of each full-speed run under this directory")
 	markdown := fl.Bool("markdown", false, "print Markdown tables")
+	syncSizes := fl.String("sync-sizes", "100000", "comma-separated sizes of the incremental sync's benchmark (full run, then nightly after 1% changed); empty for none")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -82,11 +83,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if o.RPS, err = floats(*rps); err != nil {
 		return fmt.Errorf("-rps: %w", err)
 	}
+	if o.SyncSizes, err = ints(*syncSizes); err != nil {
+		return fmt.Errorf("-sync-sizes: %w", err)
+	}
 	if o.Self, err = os.Executable(); err != nil {
 		return err
 	}
 	rep, err := bench.Run(ctx, o)
-	if rep != nil && (len(rep.Sizes) > 0 || len(rep.Rates) > 0) {
+	if rep != nil && (len(rep.Sizes) > 0 || len(rep.Rates) > 0 || len(rep.Syncs) > 0) {
 		if werr := rep.Write(stdout, *markdown); werr != nil {
 			return errors.Join(err, werr)
 		}

@@ -79,6 +79,7 @@ func openApp(ctx context.Context, s *settings, stderr io.Writer) (*app, error) {
 		// with one limiter (STRIPE_MAX_RPS).
 		ChargeConcurrency: gateway.DefaultConcurrency,
 	}
+	a.runner.Gateway = a.syncedGateway(s) // sync.go
 	if err := setupAlerts(a, s); err != nil {
 		a.Close()
 		return nil, err

@@ -60,6 +60,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	customer := fs.String("customer", "", "reconcile one customer's refunds only")
 	format := fs.String("format", "text", "text or json")
 	exitCode := fs.Bool("exit-code", false, "exit 3 when open discrepancies remain in scope")
+	fs.BoolVar(&s.FullSync, "full", false, "list the whole window from Stripe, whatever was fetched before")
 	pos, err := e.parse(args)
 	if err != nil {
 		return err

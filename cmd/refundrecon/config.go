@@ -31,6 +31,9 @@ type settings struct {
 	Grace             time.Duration
 	PendingAfter      time.Duration
 	Margin            time.Duration
+	// FullSyncEvery is FULL_SYNC_EVERY; FullSync is run --full (sync.go).
+	FullSyncEvery time.Duration
+	FullSync      bool
 
 	// Alert channels; each is enabled by its variable.
 	SlackWebhookURL     string
@@ -180,6 +183,7 @@ func newFlags(name string, getenv func(string) string, s *settings, groups flagG
 		e.duration(&s.Grace, "grace", "GRACE", reconcile.DefaultGrace, "in-flight records younger than this are not flagged")
 		e.duration(&s.PendingAfter, "pending-after", "PENDING_AFTER", reconcile.DefaultPendingAfter, "a gateway refund pending longer than this is flagged")
 		e.duration(&s.Margin, "margin", "MARGIN", reconcile.DefaultMargin, "read both sides this much around the window")
+		e.duration(&s.FullSyncEvery, "full-sync-every", "FULL_SYNC_EVERY", reconcile.DefaultFullSyncEvery, "list the whole window from Stripe this often; in between, fetch only what changed")
 	}
 	if groups&(useRun|useAlerts) != 0 {
 		e.alertFlags(s) // alerts.go

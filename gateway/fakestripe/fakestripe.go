@@ -147,10 +147,10 @@ type txn struct {
 // event is a stored event; events are rare (one pair per status change), so
 // they keep a pre-rendered snapshot of the refund.
 type event struct {
-	created    int64
-	typ        string
-	object     []byte // JSON of the refund at the time of the event
-	prevStatus string
+	created int64
+	typ     string
+	object  []byte // JSON of the refund at the time of the event
+	prev    []byte // JSON of previous_attributes; nil: {}
 }
 
 // interner maps a small set of strings (currencies, failure reasons) to
@@ -221,6 +221,11 @@ type Server struct {
 	logGen uint64
 
 	kinds kinds // list/retrieve descriptions, built by New
+
+	// Event and rate-limit options: see sync.go.
+	eventsOff, createEvents bool
+	limitMu                 sync.Mutex
+	limits                  *limits
 }
 
 // New returns an empty fake that accepts apiKey (as a Bearer token or as the
@@ -575,6 +580,9 @@ func (s *Server) addRefund(r Refund) error {
 		s.refunds[e].txn = s.addTxn(txnRefund, e, created)
 		s.refunds[e].failTxn = s.addTxn(txnRefundFailure, e, created)
 	}
+	if s.createEvents {
+		s.addRefundEvents(e, created, nil, "refund.created")
+	}
 	return nil
 }
 
@@ -678,12 +686,13 @@ func (s *Server) SetRefundStatus(id, status string, at time.Time) error {
 }
 
 func (s *Server) addStatusEvents(e int32, prev uint8, ts int64) {
-	obj := s.appendRefund(nil, e, nil)
-	for _, typ := range []string{"charge.refund.updated", "refund.updated"} {
-		n := int32(len(s.events))
-		s.events = append(s.events, event{created: ts, typ: typ, object: obj, prevStatus: statusNames[prev]})
-		s.eventTL.add(n)
+	p := appendStr([]byte(`{"status":`), statusNames[prev])
+	p = append(p, '}')
+	types := []string{"charge.refund.updated", "refund.updated"}
+	if s.refunds[e].status == stFailed {
+		types = append(types, "refund.failed")
 	}
+	s.addRefundEvents(e, ts, p, types...)
 }
 
 // Refund returns the current state of the refund with the given id.

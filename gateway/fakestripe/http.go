@@ -267,6 +267,10 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		repeat = f.RepeatCursor
 	}
 
+	if s.limited(r.URL.Path) {
+		rateLimited(w)
+		return
+	}
 	if e := s.authenticate(r); e != nil {
 		h.Set("WWW-Authenticate", `Bearer realm="Stripe"`)
 		writeError(w, e)

@@ -309,9 +309,13 @@ func (s *Server) appendEvent(b []byte, n int32, _ []string) []byte {
 	b = appendInt(b, ev.created)
 	b = append(b, `,"data":{"object":`...)
 	b = append(b, ev.object...)
-	b = append(b, `,"previous_attributes":{"status":`...)
-	b = appendStr(b, ev.prevStatus)
-	b = append(b, `}},"livemode":false,"pending_webhooks":0,"request":{"id":null,"idempotency_key":null},"type":`...)
+	b = append(b, `,"previous_attributes":`...)
+	if ev.prev == nil {
+		b = append(b, `{}`...)
+	} else {
+		b = append(b, ev.prev...)
+	}
+	b = append(b, `},"livemode":false,"pending_webhooks":0,"request":{"id":null,"idempotency_key":null},"type":`...)
 	b = appendStr(b, ev.typ)
 	return append(b, '}')
 }
