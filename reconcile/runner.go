@@ -573,6 +573,18 @@ func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time)
 				}
 				s.addGateway(g)
 				j, _ = s.gatewayIndex(g.ID)
+			} else if held := s.gateway.at(j); held.Status != RefundFailed {
+				// The gateway says it failed, but what the run holds (a
+				// copy kept between runs, say) does not: ask for the
+				// refund as it is now, never judge the stale one.
+				g, err := r.Gateway.Refund(ctx, f.RefundID)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return fmt.Errorf("look up failed refund %s: %w", f.RefundID, err)
+				}
+				if err == nil {
+					g.FailedAt = held.FailedAt
+					s.gateway.replace(j, g)
+				}
 			}
 			if g := s.gateway.at(j); f.FailedAt.After(g.FailedAt) {
 				s.gateway.setFailedAt(j, f.FailedAt)

@@ -449,3 +449,41 @@ func TestRunResolvesFixedIDlessRowsItRead(t *testing.T) {
 		t.Fatalf("customer check: %v resolved %v", err, rep.Resolved)
 	}
 }
+
+// staleListing lists refunds as they were (a copy kept between runs) while
+// a look-up by id answers them as they are now.
+type staleListing struct {
+	*memGateway
+	listed []GatewayRefund
+}
+
+func (s staleListing) Refunds(_ context.Context, since, until time.Time, fn func(GatewayRefund) error) error {
+	for _, g := range s.listed {
+		if err := fn(g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A refund_failure the gateway reports for a refund the run holds as
+// succeeded (a stale copy) is judged on the refund as it is now: never a
+// false all-clear from a stale listing.
+func TestRefundFailureOverridesAStaleListing(t *testing.T) {
+	created, failed := ago(10*day24), ago(day24)
+	g := GatewayRefund{ID: "re_1", ChargeID: "ch_1", Amount: 4500, Currency: "usd", Status: RefundSucceeded, Created: created}
+	now := g
+	now.Status, now.FailureReason = RefundFailed, "expired_or_canceled_card"
+	live := &memGateway{refunds: []GatewayRefund{now}, failures: []RefundFailure{{RefundID: "re_1", FailedAt: failed}}}
+	ledger := &memLedger{rows: []LedgerRefund{{ID: "lr_1", CustomerID: "cus_1", ChargeID: "ch_1", GatewayRefundID: "re_1",
+		Amount: 4500, Currency: "usd", Status: LedgerComplete, CreatedAt: created, CompletedAt: created}}}
+	r := newRunner(ledger, live, newMemStore())
+	r.Gateway = staleListing{memGateway: live, listed: []GatewayRefund{g}}
+	rep, err := r.Run(context.Background(), window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Discrepancies) != 1 || rep.Discrepancies[0].Kind != GatewayFailed || !rep.Discrepancies[0].ProblemSince.Equal(failed) {
+		t.Fatalf("got %v, want one gateway_failed since %v", rep.Discrepancies, failed)
+	}
+}

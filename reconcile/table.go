@@ -356,6 +356,18 @@ func (t *gatewayTable) at(j int) GatewayRefund {
 	}
 }
 
+// replace overwrites refund j with g, a fresher read of the same refund.
+func (t *gatewayTable) replace(j int, g GatewayRefund) {
+	r := t.rows.at(j)
+	*r = gatewayRec{
+		id: r.id, charge: t.strs.intern(g.ChargeID), intent: t.strs.intern(g.PaymentIntentID),
+		customer: t.strs.intern(g.CustomerID), ledgerRefund: t.strs.intern(g.LedgerRefundID),
+		currency: t.strs.intern(g.Currency), status: t.strs.intern(string(g.Status)), reason: t.strs.intern(g.FailureReason),
+		amount: g.Amount, created: r.created,
+	}
+	t.setTimes(j, g)
+}
+
 // setFailedAt records when the gateway failed refund j.
 func (t *gatewayTable) setFailedAt(j int, at time.Time) {
 	g := t.at(j)

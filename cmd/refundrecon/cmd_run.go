@@ -54,7 +54,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 
 func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
-	fs, e := newFlagSet("run", getenv, stderr, &s, true)
+	fs, e := newFlags("run", getenv, &s, useDB|useLedgerDB|useLog|useRun|useSync)
 	since := fs.String("since", "2160h", "start of the window: a duration before now (2160h, 90d) or a date")
 	until := fs.String("until", "", "end of the window: a duration before now or a date (default now)")
 	customer := fs.String("customer", "", "reconcile one customer's refunds only")

@@ -161,7 +161,7 @@ var errShuttingDown = fmt.Errorf("serve is shutting down: %w", context.Canceled)
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
 	var o serveOptions
-	fs, e := newFlagSet("serve", getenv, stderr, &s, true)
+	fs, e := newFlags("serve", getenv, &s, useDB|useLedgerDB|useLog|useRun|useSync)
 	e.str(&o.ListenAddr, "listen-addr", "LISTEN_ADDR", ":8080", "HTTP address of health, metrics, the API and webhooks")
 	e.secret(&o.APITokens, "api-tokens", "API_TOKENS", "comma-separated name:token or name:token:role entries allowed on /api/ and the page; roles viewer, support, finance (the default), admin; the name goes into the audit trail")
 	e.str(&o.Schedule, "schedule", "SCHEDULE", schedule.DefaultSpec, "cron spec of the nightly run (five fields, CRON_TZ= prefix allowed), or off when a CronJob or timer runs 'run'")

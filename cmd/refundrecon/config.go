@@ -135,6 +135,8 @@ const (
 	useRun
 	// useAlerts: the alert channels alone (ack, resolve).
 	useAlerts
+	// useSync: FULL_SYNC_EVERY, for the window runs of run and serve.
+	useSync
 )
 
 // newFlagSet makes a subcommand's flag set with the shared settings: all of
@@ -183,7 +185,11 @@ func newFlags(name string, getenv func(string) string, s *settings, groups flagG
 		e.duration(&s.Grace, "grace", "GRACE", reconcile.DefaultGrace, "in-flight records younger than this are not flagged")
 		e.duration(&s.PendingAfter, "pending-after", "PENDING_AFTER", reconcile.DefaultPendingAfter, "a gateway refund pending longer than this is flagged")
 		e.duration(&s.Margin, "margin", "MARGIN", reconcile.DefaultMargin, "read both sides this much around the window")
+	}
+	if groups&useSync != 0 {
 		e.duration(&s.FullSyncEvery, "full-sync-every", "FULL_SYNC_EVERY", reconcile.DefaultFullSyncEvery, "list the whole window from Stripe this often; in between, fetch only what changed")
+	} else {
+		s.FullSyncEvery = reconcile.DefaultFullSyncEvery
 	}
 	if groups&(useRun|useAlerts) != 0 {
 		e.alertFlags(s) // alerts.go
