@@ -297,25 +297,25 @@ func TestPagerDutyPayloads(t *testing.T) {
 func TestPagerDutySeverityRules(t *testing.T) {
 	rules := alert.Rules{PageKinds: []reconcile.Kind{reconcile.GatewayFailed}, PageMinAmount: map[string]int64{"": 5000, "jpy": 500000}}
 	d := failed() // USD 30.00
-	if got := rules.Severity(d); got != alert.Warning {
+	if got := alert.SeverityOf(rules, d); got != alert.Warning {
 		t.Errorf("USD 30.00 under a 50.00 floor: %s", got)
 	}
 	d.LedgerAmount = amount(5000)
-	if got := rules.Severity(d); got != alert.Critical {
+	if got := alert.SeverityOf(rules, d); got != alert.Critical {
 		t.Errorf("USD 50.00 at the floor: %s", got)
 	}
 	d.Currency, d.LedgerAmount = "jpy", amount(6000)
-	if got := rules.Severity(d); got != alert.Warning {
+	if got := alert.SeverityOf(rules, d); got != alert.Warning {
 		t.Errorf("JPY 6000 under the yen floor: %s", got)
 	}
 	o := orphan()
-	if got := alert.DefaultRules().Severity(o); got != alert.Warning {
+	if got := alert.SeverityOf(alert.DefaultRules(), o); got != alert.Warning {
 		t.Errorf("missing_in_ledger pages by default: %s", got)
 	}
 	for _, k := range alert.DefaultPageKinds {
 		d := failed()
 		d.Kind = k
-		if got := alert.DefaultRules().Severity(d); got != alert.Critical {
+		if got := alert.SeverityOf(alert.DefaultRules(), d); got != alert.Critical {
 			t.Errorf("%s does not page by default", k)
 		}
 	}
