@@ -44,6 +44,13 @@ type Timings struct {
 	Ledger, Gateway, Match, Store time.Duration
 }
 
+// timed starts timing one step of a run; the function it returns adds the
+// time since to *phase: done := timed(&t.Ledger); …; done().
+func timed(phase *time.Duration) (done func()) {
+	start := time.Now()
+	return func() { *phase += time.Since(start) }
+}
+
 // Run reconciles one scope. A discrepancy is data: Run returns an error only
 // when the run did not finish, and then it has recorded the run as failed
 // and changed no discrepancy. A gateway listing that did not finish never
@@ -117,12 +124,12 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 
 	// The ledger side, with the margin.
 	r.progress(Progress{Phase: PhaseLedger})
-	start := time.Now()
+	done := timed(&t.Ledger)
 	err := r.Ledger.Refunds(ctx, LedgerQuery{Since: from, Until: to, CustomerID: scope.CustomerID}, func(l LedgerRefund) error {
 		s.addLedger(l, false)
 		return nil
 	})
-	t.Ledger += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("read ledger: %w", err)
 	}
@@ -130,9 +137,9 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 
 	// The open cases of the scope: a customer who has some is not "nothing
 	// found" even when their rows and charges are gone.
-	start = time.Now()
+	done = timed(&t.Store)
 	open, err := r.Store.OpenDiscrepancies(ctx, scope.CustomerID)
-	t.Store += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("load open discrepancies: %w", err)
 	}
@@ -140,9 +147,9 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 
 	// The gateway side: the window's listing, or a customer's charges.
 	r.progress(Progress{Phase: PhaseGateway, LedgerRefunds: s.ledger.len()})
-	start = time.Now()
+	done = timed(&t.Gateway)
 	err = r.fetchGateway(ctx, s, from, to)
-	t.Gateway += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, err
 	}
@@ -150,17 +157,17 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 
 	// The open cases of the scope are judged again by direct look-ups of
 	// what the reads did not return (rejudge.go).
-	start = time.Now()
+	done = timed(&t.Gateway)
 	err = r.loadRejudged(ctx, s, open)
-	t.Gateway += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, err
 	}
 
 	r.progress(Progress{Phase: PhaseCheck, LedgerRefunds: s.ledger.len(), GatewayRefunds: s.gateway.len()})
-	start = time.Now()
+	done = timed(&t.Match)
 	m := matchTables(&s.ledger, &s.gateway, &s.gwIndex)
-	t.Match += time.Since(start)
+	done()
 
 	// The ledger side of gateway refunds that would be reported: late
 	// failures, and refunds that look missing in the ledger, whose rows may
@@ -188,7 +195,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		}
 	}
 	if q.Keyed() {
-		start = time.Now()
+		done = timed(&t.Ledger)
 		added := 0
 		err := r.Ledger.Refunds(ctx, compactQuery(q), func(l LedgerRefund) error {
 			if s.addLedger(l, true) {
@@ -196,34 +203,34 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 			}
 			return nil
 		})
-		t.Ledger += time.Since(start)
+		done()
 		if err != nil {
 			return Report{Timings: t}, fmt.Errorf("look up ledger refunds: %w", err)
 		}
 		log.Debug("ledger look-ups", "keys", len(q.GatewayRefundIDs), "added", added)
 		if added > 0 {
-			start = time.Now()
+			done = timed(&t.Match)
 			m = matchTables(&s.ledger, &s.gateway, &s.gwIndex)
-			t.Match += time.Since(start)
+			done()
 		}
 	}
 
 	// Confirm every refund that looks missing at the gateway by asking for
 	// the refunds of its charge or payment intent: they may lie outside the
 	// listing's window.
-	start = time.Now()
+	done = timed(&t.Gateway)
 	added, err := r.confirmMissing(ctx, s, m, now)
-	t.Gateway += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, err
 	}
 	if added {
-		start = time.Now()
+		done = timed(&t.Match)
 		m = matchTables(&s.ledger, &s.gateway, &s.gwIndex)
-		t.Match += time.Since(start)
+		done()
 	}
 
-	start = time.Now()
+	done = timed(&t.Match)
 	var found []Discrepancy
 	var counts Counts
 	var outcomes []RefundOutcome // a customer check's, for its verdict
@@ -285,13 +292,13 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	found = dedupe(found)
 	detach(found)
 	counts.Discrepancies = len(found)
-	t.Match += time.Since(start)
+	done()
 
 	// Record what Decide makes of the cases found and judged again.
-	start = time.Now()
+	done = timed(&t.Store)
 	run.Status, run.Counts, run.FinishedAt = RunSucceeded, counts, r.now()
 	changes, err := r.Store.FinishRun(ctx, *run, found, s.judged(open, from, to))
-	t.Store += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("record run: %w", err)
 	}
