@@ -25,13 +25,9 @@ const (
 var DefaultPageKinds = reconcile.DefaultPageKinds()
 
 // Rules decide a case's severity by kind and amount. They are
-// reconcile.Paging, the one rule the reports and the page mark cases by.
+// reconcile.Paging, the one rule the reports and the page mark cases by;
+// the zero value pages DefaultPageKinds whatever the amount.
 type Rules = reconcile.Paging
-
-// DefaultRules page DefaultPageKinds whatever the amount.
-func DefaultRules() Rules {
-	return Rules{PageKinds: slices.Clone(DefaultPageKinds)}
-}
 
 // SeverityOf returns the severity of d under r: critical when it pages.
 func SeverityOf(r Rules, d reconcile.Discrepancy) Severity {

@@ -89,7 +89,7 @@ func TestCheckLedger(t *testing.T) {
 		{name: "decimal type on SQLite", rows: rowsOf(3), amountType: "decimal(12,2)", hint: "type is DECIMAL(12,2)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lc := CheckLedger(lcSince, lcUntil, tc.amountType, tc.rows)
+			lc := checkLedger(lcSince, lcUntil, tc.amountType, tc.rows)
 			if lc.Rows != len(tc.rows) || lc.InvalidRows != tc.invalid || lc.RowsWithoutTimestamps != tc.noTimes {
 				t.Errorf("rows %d invalid %d without timestamps %d, want %d %d %d",
 					lc.Rows, lc.InvalidRows, lc.RowsWithoutTimestamps, len(tc.rows), tc.invalid, tc.noTimes)
@@ -120,7 +120,7 @@ func TestCheckLedgerCounts(t *testing.T) {
 		goodRow(5, status("REFUNDED"), func(r *reconcile.LedgerRefund) { r.ID = "" }),
 		goodRow(6, func(r *reconcile.LedgerRefund) { r.AmountNull = true }),
 	}
-	lc := CheckLedger(lcSince, lcUntil, "", rows)
+	lc := checkLedger(lcSince, lcUntil, "", rows)
 	if got, want := fmt.Sprint(lc.Statuses), "[{complete 5} {REFUNDED 2}]"; got != want {
 		t.Errorf("statuses %s, want %s", got, want)
 	}
@@ -159,4 +159,13 @@ func TestCheckLedgerCounts(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", line, b.String())
 		}
 	}
+}
+
+// checkLedger checks rows at once: LedgerChecker for a slice.
+func checkLedger(since, until time.Time, amountType string, rows []reconcile.LedgerRefund) LedgerCheck {
+	var c LedgerChecker
+	for _, r := range rows {
+		c.Add(r)
+	}
+	return c.Result(since, until, amountType)
 }
