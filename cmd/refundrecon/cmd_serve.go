@@ -251,6 +251,11 @@ func stripeStats(st gateway.Stats, responses []gateway.ResponseCount) server.Str
 // finish within the shutdown timeout, then cancels it (a cancelled run
 // records itself as failed) and waits for that.
 func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tokens []reconcile.Token, database string, stdout io.Writer) error {
+	if sched == nil {
+		// SCHEDULE=off: runs come from a CronJob or a timer; serve is the
+		// API, the page, webhooks and metrics.
+		sched = never{}
+	}
 	log := a.log
 	a.lockWait = lockWait{window: serveWindowLockWait, customer: serveCustomerLockWait}
 
@@ -344,11 +349,6 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		})
 	}
 
-	if sched == nil {
-		// SCHEDULE=off: runs come from a CronJob or a timer; serve is the
-		// API, the page, webhooks and metrics.
-		sched = never{}
-	}
 	scheduler := schedule.New(schedule.Config{
 		Schedule: sched,
 		Job: func(ctx context.Context, slot time.Time) error {
