@@ -151,7 +151,7 @@ func TestDispatcherHonoursRetryAfter(t *testing.T) {
 		r.header.Set("Retry-After", "120")
 		enqueue(t, db, []store.AlertChannel{{Name: alert.PagerDutyName}}, "run_1", 1)
 		clk := &fakeClock{t: now}
-		d := &alert.Dispatcher{Outbox: db, Channels: []alert.Channel{&alert.PagerDuty{URL: r.srv.URL, RoutingKey: "k", Rules: alert.DefaultRules()}},
+		d := &alert.Dispatcher{Outbox: db, Channels: []alert.Channel{&alert.PagerDuty{URL: r.srv.URL, RoutingKey: "k", Rules: alert.Rules{}}},
 			Backoff: time.Second, Now: clk.Now}
 		deliver(t, d)
 		if p := pending(t, db); len(p) != 1 || !p[0].NextAttemptAt.Equal(now.Add(120*time.Second)) {
@@ -179,8 +179,8 @@ func TestDispatcherPausesAFailingChannel(t *testing.T) {
 		up := newReceiver(t, 202)
 		enqueue(t, db, []store.AlertChannel{{Name: alert.SlackName}, {Name: alert.PagerDutyName}}, "run_1", 3)
 		d := &alert.Dispatcher{Outbox: db, Now: clock, Channels: []alert.Channel{
-			&alert.Slack{URL: down.srv.URL, Rules: alert.DefaultRules(), Now: clock},
-			&alert.PagerDuty{URL: up.srv.URL, RoutingKey: "k", Rules: alert.DefaultRules()},
+			&alert.Slack{URL: down.srv.URL, Rules: alert.Rules{}, Now: clock},
+			&alert.PagerDuty{URL: up.srv.URL, RoutingKey: "k", Rules: alert.Rules{}},
 		}}
 		if st := deliver(t, d); st != (alert.Stats{Delivered: 3, Failed: 1}) {
 			t.Fatalf("pass %+v", st)
@@ -280,8 +280,8 @@ func TestDispatcherKeepsSecrets(t *testing.T) {
 	secrets := []string{"SLACKSECRETPATH", "ROUTINGKEY_SECRET_0000", "WEBHOOK_SECRET_0000", "hunter2"}
 	d := &alert.Dispatcher{Outbox: db, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Channels: []alert.Channel{
-			&alert.Slack{URL: closed.srv.URL + "/services/T/B/SLACKSECRETPATH", Rules: alert.DefaultRules()},
-			&alert.PagerDuty{URL: echo.srv.URL, RoutingKey: "ROUTINGKEY_SECRET_0000", Rules: alert.DefaultRules()},
+			&alert.Slack{URL: closed.srv.URL + "/services/T/B/SLACKSECRETPATH", Rules: alert.Rules{}},
+			&alert.PagerDuty{URL: echo.srv.URL, RoutingKey: "ROUTINGKEY_SECRET_0000", Rules: alert.Rules{}},
 			&alert.Webhook{URL: strings.Replace(closed.srv.URL, "://", "://u:hunter2@", 1), Secret: "WEBHOOK_SECRET_0000"},
 		}}
 	if st := deliver(t, d); st.Failed != 3 {
@@ -333,7 +333,7 @@ func TestLoop(t *testing.T) {
 	r := newReceiver(t, 202, 500)
 	enqueue(t, db, []store.AlertChannel{{Name: alert.PagerDutyName}}, "run_1", 2)
 	d := &alert.Dispatcher{Outbox: db, Backoff: 50 * time.Millisecond,
-		Channels: []alert.Channel{&alert.PagerDuty{URL: r.srv.URL, RoutingKey: "k", Rules: alert.DefaultRules()}}}
+		Channels: []alert.Channel{&alert.PagerDuty{URL: r.srv.URL, RoutingKey: "k", Rules: alert.Rules{}}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Loop(ctx, 100*time.Millisecond) }()

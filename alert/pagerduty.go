@@ -85,7 +85,7 @@ func (p *PagerDuty) Event(a reconcile.Alert) ([]byte, error) {
 		return json.Marshal(e)
 	}
 	e.EventAction, e.Client = "trigger", "refundrecon"
-	summary := fmt.Sprintf("%s: %s for %s. %s", d.Kind, riskText(d), orNone(d.CustomerID), meaning(d.Kind))
+	summary := fmt.Sprintf("%s: %s for %s. %s", d.Kind, riskText(d), orNone(d.CustomerID), d.Kind.Info().Meaning)
 	if a.Action == reconcile.AlertUpdated {
 		// The same incident (same dedup_key), re-triggered with what changed.
 		summary = fmt.Sprintf("Changed (%s). %s", a.Note, summary)
@@ -96,13 +96,13 @@ func (p *PagerDuty) Event(a reconcile.Alert) ([]byte, error) {
 	e.Payload = &pdPayload{
 		Summary:   truncate(clean(summary), pdSummaryMax),
 		Source:    "refundrecon",
-		Severity:  p.Rules.Severity(d),
+		Severity:  SeverityOf(p.Rules, d),
 		Component: "refunds",
 		Group:     d.CustomerID,
 		Class:     string(d.Kind),
 		CustomDetails: pdCustomDetails{
 			AmountAtRisk: riskText(d),
-			NextStep:     nextStep(d.Kind),
+			NextStep:     d.Kind.Info().NextStep,
 			Discrepancy:  d,
 		},
 	}

@@ -162,7 +162,7 @@ func resolvedBy(d reconcile.Discrepancy, actor, note string) reconcile.Alert {
 
 func TestSlackPayloads(t *testing.T) {
 	r := newReceiver(t, 200)
-	slack := &alert.Slack{URL: r.srv.URL + "/services/T000/B000/XXXXsecret", Rules: alert.DefaultRules(), Now: clock}
+	slack := &alert.Slack{URL: r.srv.URL + "/services/T000/B000/XXXXsecret", Rules: alert.Rules{}, Now: clock}
 	cases := []struct {
 		name string
 		a    reconcile.Alert
@@ -212,7 +212,7 @@ func TestSlackPayloads(t *testing.T) {
 
 func TestSlackDigest(t *testing.T) {
 	r := newReceiver(t, 200)
-	slack := &alert.Slack{URL: r.srv.URL, Rules: alert.DefaultRules(), Now: clock, DigestTop: 3}
+	slack := &alert.Slack{URL: r.srv.URL, Rules: alert.Rules{}, Now: clock, DigestTop: 3}
 	var ds []reconcile.Discrepancy
 	for i, k := range []reconcile.Kind{reconcile.GatewayFailed, reconcile.GatewayFailed, reconcile.AmountMismatch, reconcile.MissingInLedger, reconcile.InvalidLedgerRow} {
 		d := failed()
@@ -251,7 +251,7 @@ func TestSlackDigest(t *testing.T) {
 
 func TestPagerDutyPayloads(t *testing.T) {
 	r := newReceiver(t, 202)
-	pd := &alert.PagerDuty{URL: r.srv.URL + "/v2/enqueue", RoutingKey: "R0UT1NGKEY0000000000000000000000", Rules: alert.DefaultRules()}
+	pd := &alert.PagerDuty{URL: r.srv.URL + "/v2/enqueue", RoutingKey: "R0UT1NGKEY0000000000000000000000", Rules: alert.Rules{}}
 	send(t, pd, opened(failed()))
 	send(t, pd, opened(orphan()))
 	send(t, pd, resolvedByRun(failed()))
@@ -297,25 +297,25 @@ func TestPagerDutyPayloads(t *testing.T) {
 func TestPagerDutySeverityRules(t *testing.T) {
 	rules := alert.Rules{PageKinds: []reconcile.Kind{reconcile.GatewayFailed}, PageMinAmount: map[string]int64{"": 5000, "jpy": 500000}}
 	d := failed() // USD 30.00
-	if got := rules.Severity(d); got != alert.Warning {
+	if got := alert.SeverityOf(rules, d); got != alert.Warning {
 		t.Errorf("USD 30.00 under a 50.00 floor: %s", got)
 	}
 	d.LedgerAmount = amount(5000)
-	if got := rules.Severity(d); got != alert.Critical {
+	if got := alert.SeverityOf(rules, d); got != alert.Critical {
 		t.Errorf("USD 50.00 at the floor: %s", got)
 	}
 	d.Currency, d.LedgerAmount = "jpy", amount(6000)
-	if got := rules.Severity(d); got != alert.Warning {
+	if got := alert.SeverityOf(rules, d); got != alert.Warning {
 		t.Errorf("JPY 6000 under the yen floor: %s", got)
 	}
 	o := orphan()
-	if got := alert.DefaultRules().Severity(o); got != alert.Warning {
+	if got := alert.SeverityOf(alert.Rules{}, o); got != alert.Warning {
 		t.Errorf("missing_in_ledger pages by default: %s", got)
 	}
 	for _, k := range alert.DefaultPageKinds {
 		d := failed()
 		d.Kind = k
-		if got := alert.DefaultRules().Severity(d); got != alert.Critical {
+		if got := alert.SeverityOf(alert.Rules{}, d); got != alert.Critical {
 			t.Errorf("%s does not page by default", k)
 		}
 	}
@@ -435,10 +435,10 @@ func TestSendErrorsHoldNoSecret(t *testing.T) {
 
 	slackPath := "/services/T000/B000/SLACKSECRETPATH"
 	chans := []alert.Channel{
-		&alert.PagerDuty{URL: echo.URL, RoutingKey: key, Rules: alert.DefaultRules()},
-		&alert.Slack{URL: closedURL + slackPath, Rules: alert.DefaultRules(), Now: clock},
+		&alert.PagerDuty{URL: echo.URL, RoutingKey: key, Rules: alert.Rules{}},
+		&alert.Slack{URL: closedURL + slackPath, Rules: alert.Rules{}, Now: clock},
 		&alert.Webhook{URL: "http://user:hunter2@" + strings.TrimPrefix(closedURL, "http://") + "/x?token=T0KEN", Secret: "whk_SECRET_value", Now: clock},
-		&alert.Slack{URL: echo.URL + slackPath, Rules: alert.DefaultRules(), Now: clock},
+		&alert.Slack{URL: echo.URL + slackPath, Rules: alert.Rules{}, Now: clock},
 	}
 	for i, ch := range chans {
 		err := ch.Send(context.Background(), opened(failed()))

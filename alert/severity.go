@@ -21,39 +21,20 @@ const (
 )
 
 // DefaultPageKinds are the kinds that page by default: the customer did not
-// get the money, or got it twice.
-var DefaultPageKinds = []reconcile.Kind{reconcile.GatewayFailed, reconcile.MissingAtGateway, reconcile.DuplicateAtGateway}
+// get the money, or got it twice (reconcile's KindInfo.Pages).
+var DefaultPageKinds = reconcile.DefaultPageKinds()
 
-// Rules decide a case's severity by kind and amount.
-type Rules struct {
-	// PageKinds are the kinds that page; every other kind notifies.
-	PageKinds []reconcile.Kind
-	// PageMinAmount is the smallest amount at risk, in minor units, by
-	// lower-case currency, at which a case of a page kind pages; below it
-	// the case only notifies. The key "" applies to the currencies not
-	// listed. Nil pages whatever the amount.
-	PageMinAmount map[string]int64
-}
+// Rules decide a case's severity by kind and amount. They are
+// reconcile.Paging, the one rule the reports and the page mark cases by;
+// the zero value pages DefaultPageKinds whatever the amount.
+type Rules = reconcile.Paging
 
-// DefaultRules page DefaultPageKinds whatever the amount.
-func DefaultRules() Rules {
-	return Rules{PageKinds: slices.Clone(DefaultPageKinds)}
-}
-
-// Severity returns the severity of d.
-func (r Rules) Severity(d reconcile.Discrepancy) Severity {
-	if !slices.Contains(r.PageKinds, d.Kind) {
-		return Warning
+// SeverityOf returns the severity of d under r: critical when it pages.
+func SeverityOf(r Rules, d reconcile.Discrepancy) Severity {
+	if r.Pages(d) {
+		return Critical
 	}
-	amount, currency := reconcile.AtRisk(d)
-	floor, ok := r.PageMinAmount[strings.ToLower(currency)]
-	if !ok {
-		floor = r.PageMinAmount[""]
-	}
-	if amount < floor {
-		return Warning
-	}
-	return Critical
+	return Warning
 }
 
 // ParsePageKinds reads ALERT_PAGE_KINDS: kinds separated by commas, or

@@ -25,9 +25,9 @@ func TestPayloadsStayUnderPagerDutysLimit(t *testing.T) {
 	orig := append([]string(nil), d.GatewayRefundIDs...)
 	r := newReceiver(t, 202)
 	channels := []alert.Channel{
-		&alert.PagerDuty{URL: r.srv.URL + "/v2/enqueue", RoutingKey: "R0UT1NGKEY0000000000000000000000", Rules: alert.DefaultRules()},
+		&alert.PagerDuty{URL: r.srv.URL + "/v2/enqueue", RoutingKey: "R0UT1NGKEY0000000000000000000000", Rules: alert.Rules{}},
 		&alert.Webhook{URL: r.srv.URL + "/hook", Secret: "whk_s3cret_for_tests", Now: clock},
-		&alert.Slack{URL: r.srv.URL + "/slack", Rules: alert.DefaultRules()},
+		&alert.Slack{URL: r.srv.URL + "/slack", Rules: alert.Rules{}},
 	}
 	for _, ch := range channels {
 		send(t, ch, opened(d))

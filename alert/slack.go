@@ -133,7 +133,7 @@ func (s *Slack) now() time.Time {
 }
 
 func (s *Slack) single(a reconcile.Alert, d reconcile.Discrepancy) slackMessage {
-	sev := s.Rules.Severity(d)
+	sev := SeverityOf(s.Rules, d)
 	customer := orNone(d.CustomerID)
 	var m slackMessage
 	var icon, title, status, next string
@@ -154,8 +154,8 @@ func (s *Slack) single(a reconcile.Alert, d reconcile.Discrepancy) slackMessage 
 		if sev == Critical {
 			icon = ":rotating_light:"
 		}
-		status = "*What changed*\n" + esc(orNone(a.Note)) + "\n*" + esc(meaning(d.Kind)) + "*\n" + esc(d.Detail)
-		next = esc(nextStep(d.Kind))
+		status = "*What changed*\n" + esc(orNone(a.Note)) + "\n*" + esc(d.Kind.Info().Meaning) + "*\n" + esc(d.Detail)
+		next = esc(d.Kind.Info().NextStep)
 		m.Text = fmt.Sprintf("Refund discrepancy changed (%s): %s for %s, %s: %s (%s)", sev, d.Kind, customer, a.Note, d.Detail, d.ID)
 	} else {
 		icon, title = ":warning:", "Refund discrepancy"
@@ -165,8 +165,8 @@ func (s *Slack) single(a reconcile.Alert, d reconcile.Discrepancy) slackMessage 
 		if a.Cycle > 1 {
 			title = "Refund discrepancy back again"
 		}
-		status = "*" + esc(meaning(d.Kind)) + "*\n" + esc(d.Detail)
-		next = esc(nextStep(d.Kind))
+		status = "*" + esc(d.Kind.Info().Meaning) + "*\n" + esc(d.Detail)
+		next = esc(d.Kind.Info().NextStep)
 		m.Text = fmt.Sprintf("Refund discrepancy (%s): %s for %s, %s: %s (%s)", sev, d.Kind, customer, riskText(d), d.Detail, d.ID)
 	}
 	m.Text = truncate(esc(m.Text), slackSectionMax)
@@ -226,7 +226,7 @@ func (s *Slack) digest(a reconcile.Alert) slackMessage {
 		if amount, currency := reconcile.AtRisk(d); currency != "" {
 			risk[currency] += amount
 		}
-		if s.Rules.Severity(d) == Critical {
+		if SeverityOf(s.Rules, d) == Critical {
 			pages++
 		}
 	}
@@ -258,7 +258,7 @@ func (s *Slack) digest(a reconcile.Alert) slackMessage {
 
 	top := slices.Clone(ds)
 	rank := func(d reconcile.Discrepancy) int {
-		if s.Rules.Severity(d) == Critical {
+		if SeverityOf(s.Rules, d) == Critical {
 			return 0
 		}
 		return 1

@@ -10,69 +10,10 @@ import (
 	"github.com/refundrecon/refundrecon/reconcile"
 )
 
-// meaning says in one sentence what a kind means for the customer.
-func meaning(k reconcile.Kind) string {
-	switch k {
-	case reconcile.MissingAtGateway:
-		return "The ledger says refunded, but the refund never reached Stripe: the customer was not refunded."
-	case reconcile.GatewayFailed:
-		return "Stripe failed the refund: the customer was not refunded."
-	case reconcile.GatewayCanceled:
-		return "Stripe canceled the refund: the customer was not refunded."
-	case reconcile.DuplicateAtGateway:
-		return "Stripe refunded the customer more than once for one ledger refund."
-	case reconcile.GatewayPendingTooLong:
-		return "The refund has been pending at Stripe for too long."
-	case reconcile.CurrencyMismatch:
-		return "Stripe refunded in another currency than the ledger recorded."
-	case reconcile.AmountMismatch:
-		return "Stripe refunded another amount than the ledger recorded."
-	case reconcile.CustomerMismatch:
-		return "The refund went to a charge of another customer."
-	case reconcile.LedgerNotComplete:
-		return "Stripe refunded the customer, but the ledger does not call the refund complete."
-	case reconcile.MissingInLedger:
-		return "Stripe refunded money that no ledger refund records."
-	case reconcile.InvalidLedgerRow:
-		return "The ledger's row for this refund breaks the ledger's column rules."
-	}
-	return "Ledger and Stripe disagree about a refund."
-}
-
-// nextStep says what a person should do about an open case.
-func nextStep(k reconcile.Kind) string {
-	switch k {
-	case reconcile.MissingAtGateway:
-		return "Issue the refund in Stripe (or tell the customer it was not made), then record its re_ id in the ledger."
-	case reconcile.GatewayFailed:
-		return "Contact the customer for another way to pay them back (the card can no longer take the refund), and mark the ledger refund failed until it is re-issued."
-	case reconcile.GatewayCanceled:
-		return "Find out who canceled it; re-issue the refund in Stripe or mark the ledger refund failed."
-	case reconcile.DuplicateAtGateway:
-		return "Check the extra refunds in the Stripe dashboard: record them in the ledger, or recover the money from the customer."
-	case reconcile.GatewayPendingTooLong:
-		return "Open the refund in the Stripe dashboard: it may need action (requires_action); ask Stripe support if it stays pending."
-	case reconcile.CurrencyMismatch, reconcile.AmountMismatch:
-		return "Compare the ledger row with the Stripe refund; correct the ledger, or refund the difference to the customer."
-	case reconcile.CustomerMismatch:
-		return "Check which customer was meant to be refunded; correct the ledger row or refund the right customer."
-	case reconcile.LedgerNotComplete:
-		return "Mark the ledger refund complete (with the Stripe refund id) so that support sees the customer was refunded."
-	case reconcile.MissingInLedger:
-		return "Find out who issued this refund outside the ledger, and record it there."
-	case reconcile.InvalidLedgerRow:
-		return "Fix the ledger row (see the detail): refundrecon cannot judge it until it is valid."
-	}
-	return "Compare the ledger row with the Stripe refund."
-}
-
 // amountText renders an amount of minor units with its currency, or "none".
 func amountText(v *int64, currency string) string {
 	if v == nil {
 		return "none"
-	}
-	if currency == "" {
-		return fmt.Sprintf("%d (no currency)", *v)
 	}
 	return money.Format(*v, currency)
 }

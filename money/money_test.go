@@ -25,6 +25,10 @@ func TestFormat(t *testing.T) {
 		{-1500, "kwd", "KWD -1.500"},
 		{-7, "usd", "USD -0.07"},
 		{math.MinInt64, "usd", "USD -92,233,720,368,547,758.08"},
+		{4500, "us$", "US$ 4500 (minor units)"},
+		{-4500, "xyz", "XYZ -4500 (minor units)"},
+		{4500, "", "4500 (minor units, no currency)"},
+		{4500, "u\x1b[", "U?[ 4500 (minor units)"},
 	}
 	for _, tt := range tests {
 		if got := Format(tt.amount, tt.code); got != tt.want {
@@ -134,6 +138,61 @@ func TestFormatUsesTheListsMinorUnits(t *testing.T) {
 	} {
 		if got := Format(tt.amount, tt.code); got != tt.want {
 			t.Errorf("Format(%d, %q) = %q, want %q", tt.amount, tt.code, got, tt.want)
+		}
+	}
+}
+
+func TestGroupedOffTheListIsBareMinorUnits(t *testing.T) {
+	if got := Grouped(123456, "usd"); got != "1,234.56" {
+		t.Errorf("Grouped(123456, usd) = %q", got)
+	}
+	if got := Grouped(123456, "us$"); got != "123456" {
+		t.Errorf("Grouped(123456, us$) = %q, want the bare minor units", got)
+	}
+}
+
+func TestCompareMajor(t *testing.T) {
+	for _, tt := range []struct {
+		a     int64
+		codeA string
+		b     int64
+		codeB string
+		want  int
+	}{
+		{150, "usd", 2, "jpy", -1},   // 1.50 < 2
+		{200, "usd", 2, "jpy", 0},    // 2.00 = 2
+		{201, "usd", 2, "jpy", 1},    // 2.01 > 2
+		{1001, "kwd", 100, "usd", 1}, // 1.001 > 1.00
+		{10000, "clf", 100, "usd", 0},
+		{12345, "uyw", 123, "usd", 1}, // 1.2345 > 1.23
+		{-150, "usd", -1, "jpy", -1},  // -1.50 < -1
+		{-50, "usd", 30, "usd", -1},
+		{math.MaxInt64, "jpy", math.MaxInt64, "usd", 1},
+		{math.MinInt64, "usd", math.MinInt64, "jpy", 1},
+	} {
+		if got := CompareMajor(tt.a, tt.codeA, tt.b, tt.codeB); got != tt.want {
+			t.Errorf("CompareMajor(%d %s, %d %s) = %d, want %d", tt.a, tt.codeA, tt.b, tt.codeB, got, tt.want)
+		}
+		if got := CompareMajor(tt.b, tt.codeB, tt.a, tt.codeA); got != -tt.want {
+			t.Errorf("CompareMajor(%d %s, %d %s) = %d, want %d", tt.b, tt.codeB, tt.a, tt.codeA, got, -tt.want)
+		}
+	}
+}
+
+func TestParseMajor(t *testing.T) {
+	for _, c := range []struct {
+		in, cur string
+		want    int64
+		ok      bool
+	}{
+		{"50", "usd", 5000, true}, {"12.5", "usd", 1250, true}, {"12.50", "eur", 1250, true}, {"1,234.56", "usd", 123456, true},
+		{"200", "jpy", 200, true}, {"200.5", "jpy", 0, false}, {"1.234", "kwd", 1234, true}, {"1.2345", "kwd", 0, false},
+		{"-5", "usd", 0, false}, {"1e3", "usd", 0, false}, {"", "usd", 0, false}, {".", "usd", 0, false},
+		{"9999999999999999", "usd", 0, false},
+	} {
+		got, ok := ParseMajor(c.in, c.cur)
+		if got != c.want || ok != c.ok {
+			t.Errorf("ParseMajor(%q, %s) = %d %v, want %d %v", c.in, c.cur, got, ok, c.want, c.ok)
 		}
 	}
 }

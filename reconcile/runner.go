@@ -44,6 +44,13 @@ type Timings struct {
 	Ledger, Gateway, Match, Store time.Duration
 }
 
+// timed starts timing one step of a run; the function it returns adds the
+// time since to *phase: done := timed(&t.Ledger); …; done().
+func timed(phase *time.Duration) (done func()) {
+	start := time.Now()
+	return func() { *phase += time.Since(start) }
+}
+
 // Run reconciles one scope. A discrepancy is data: Run returns an error only
 // when the run did not finish, and then it has recorded the run as failed
 // and changed no discrepancy. A gateway listing that did not finish never
@@ -103,170 +110,6 @@ func NewRunID(now time.Time) string {
 	return "run_" + now.UTC().Format("20060102T150405Z") + "_" + hex.EncodeToString(b[:])
 }
 
-// sides holds what a run read, and grows as look-ups find more. Both sides
-// live in compact tables that share one string arena (table.go): a run over
-// a million refunds a side holds them in a few hundred megabytes, not
-// gigabytes.
-type sides struct {
-	scope  Scope
-	strs   *strTable
-	ledger ledgerTable
-	// ledgerIDs are the (string ids of the) ids of the ledger rows held,
-	// sorted, built by the first look-up; laterIDs those added since.
-	ledgerIDs []strID
-	laterIDs  map[strID]bool
-	// unnamed holds the rows without an id, to tell look-up results apart.
-	unnamed map[LedgerRefund]bool
-	gateway gatewayTable
-	gwIndex idMap // (string id of) a refund id -> its index
-	// customerCharges are the charges of scope.CustomerID, when set.
-	customerCharges map[string]bool
-	// arns are the card network references of a customer check's refunds,
-	// by refund id, for its verdict (the compact table keeps none).
-	arns map[string]string
-	// rejudge: the open cases' subjects, judged again (rejudge.go).
-	rejudge rejudge
-	// openCases counts the scope's unresolved cases.
-	openCases int
-}
-
-func newSides(scope Scope) *sides {
-	strs := newStrTable()
-	return &sides{scope: scope, strs: strs, ledger: ledgerTable{strs: strs}, gateway: gatewayTable{strs: strs},
-		unnamed: map[LedgerRefund]bool{}}
-}
-
-// gatewayIndex returns the index of the refund with id, if held.
-func (s *sides) gatewayIndex(id string) (int, bool) {
-	sid, ok := s.strs.lookup(id)
-	if !ok {
-		return 0, false
-	}
-	j, ok := s.gwIndex.get(sid)
-	return int(j), ok
-}
-
-// gatewayOf returns the classifier's view of the refunds matched:
-// the refunds read back into scratch, indexed 0, 1, ….
-func (s *sides) gatewayOf(matched []int32, scratch []GatewayRefund, local []int32) ([]GatewayRefund, []int32) {
-	scratch, local = scratch[:0], local[:0]
-	for k, j := range matched {
-		scratch = append(scratch, s.gateway.at(int(j)))
-		local = append(local, int32(k))
-	}
-	return scratch, local
-}
-
-// addLedger adds a row. A row of the run's own read is always kept (a
-// duplicated row is the ledger's, and is judged); a look-up's row only when
-// the run does not hold it yet.
-//
-// A status in another letter case is held in lower case (COMPLETE is
-// complete), so every rule compares one form.
-func (s *sides) addLedger(l LedgerRefund, lookup bool) bool {
-	l.Status = l.Status.Normal()
-	if l.ID != "" {
-		if lookup && s.ledgerHeld(l.ID) {
-			return false
-		}
-		s.ledger.add(l)
-		if s.laterIDs != nil {
-			s.laterIDs[s.ledger.rec(s.ledger.len()-1).id] = true
-		}
-		return true
-	} else {
-		if lookup && s.unnamed[l] {
-			return false
-		}
-		s.unnamed[l] = true
-	}
-	s.ledger.add(l)
-	return true
-}
-
-// ledgerHeld reports whether a ledger row with id is held.
-func (s *sides) ledgerHeld(id string) bool {
-	if s.laterIDs == nil {
-		s.ledgerIDs = make([]strID, 0, s.ledger.len())
-		for i := range s.ledger.len() {
-			if r := s.ledger.rec(i); r.id != 0 {
-				s.ledgerIDs = append(s.ledgerIDs, r.id)
-			}
-		}
-		slices.Sort(s.ledgerIDs)
-		s.laterIDs = map[strID]bool{}
-	}
-	sid, ok := s.strs.lookup(id)
-	if !ok {
-		return false
-	}
-	_, found := slices.BinarySearch(s.ledgerIDs, sid)
-	return found || s.laterIDs[sid]
-}
-
-func (s *sides) addGateway(g GatewayRefund) bool {
-	if _, ok := s.gatewayIndex(g.ID); ok {
-		return false
-	}
-	if g.ARN != "" && s.scope.CustomerID != "" {
-		if s.arns == nil {
-			s.arns = map[string]string{}
-		}
-		s.arns[g.ID] = g.ARN
-	}
-	s.gateway.add(g)
-	j := s.gateway.len() - 1
-	s.gwIndex.put(s.gateway.rec(j).id, int32(j))
-	return true
-}
-
-// gatewayInScope: created inside the window, and the customer's when the
-// run is for one customer.
-func (s *sides) gatewayInScope(g *GatewayRefund) bool {
-	return (s.scope.Contains(g.Created) || s.rejudge.hasGateway(g.ID)) && s.gatewayOfCustomer(g)
-}
-
-func (s *sides) gatewayOfCustomer(g *GatewayRefund) bool {
-	c := s.scope.CustomerID
-	if c == "" {
-		return true
-	}
-	if g.CustomerID != "" {
-		return g.CustomerID == c
-	}
-	return s.customerCharges[g.ChargeID]
-}
-
-// ledgerInScope: completed (not complete: created) inside the window, or
-// without any timestamp (such a row is in every window), or matched to a
-// refund the gateway failed inside it; and the customer's (by the ledger or
-// by a matched charge) when the run is for one customer.
-func (s *sides) ledgerInScope(l *LedgerRefund, matched []int32) bool {
-	if s.rejudge.hasLedger(l.ID) {
-		return true // an open case's row, judged again wherever it lies
-	}
-	if s.scope.CustomerID != "" && l.CustomerID != s.scope.CustomerID {
-		ok := false
-		for _, j := range matched {
-			if g := s.gateway.at(int(j)); g.CustomerID == s.scope.CustomerID {
-				ok = true
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	if l.inWindow(s.scope) {
-		return true
-	}
-	for _, j := range matched {
-		if f := s.gateway.at(int(j)).FailedAt; !f.IsZero() && s.scope.Contains(f) {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report, error) {
 	var t Timings
 	scope := run.Scope
@@ -281,12 +124,12 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 
 	// The ledger side, with the margin.
 	r.progress(Progress{Phase: PhaseLedger})
-	start := time.Now()
+	done := timed(&t.Ledger)
 	err := r.Ledger.Refunds(ctx, LedgerQuery{Since: from, Until: to, CustomerID: scope.CustomerID}, func(l LedgerRefund) error {
 		s.addLedger(l, false)
 		return nil
 	})
-	t.Ledger += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("read ledger: %w", err)
 	}
@@ -294,9 +137,9 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 
 	// The open cases of the scope: a customer who has some is not "nothing
 	// found" even when their rows and charges are gone.
-	start = time.Now()
+	done = timed(&t.Store)
 	open, err := r.Store.OpenDiscrepancies(ctx, scope.CustomerID)
-	t.Store += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("load open discrepancies: %w", err)
 	}
@@ -304,9 +147,9 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 
 	// The gateway side: the window's listing, or a customer's charges.
 	r.progress(Progress{Phase: PhaseGateway, LedgerRefunds: s.ledger.len()})
-	start = time.Now()
+	done = timed(&t.Gateway)
 	err = r.fetchGateway(ctx, s, from, to)
-	t.Gateway += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, err
 	}
@@ -314,17 +157,17 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 
 	// The open cases of the scope are judged again by direct look-ups of
 	// what the reads did not return (rejudge.go).
-	start = time.Now()
+	done = timed(&t.Gateway)
 	err = r.loadRejudged(ctx, s, open)
-	t.Gateway += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, err
 	}
 
 	r.progress(Progress{Phase: PhaseCheck, LedgerRefunds: s.ledger.len(), GatewayRefunds: s.gateway.len()})
-	start = time.Now()
+	done = timed(&t.Match)
 	m := matchTables(&s.ledger, &s.gateway, &s.gwIndex)
-	t.Match += time.Since(start)
+	done()
 
 	// The ledger side of gateway refunds that would be reported: late
 	// failures, and refunds that look missing in the ledger, whose rows may
@@ -352,7 +195,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 		}
 	}
 	if q.Keyed() {
-		start = time.Now()
+		done = timed(&t.Ledger)
 		added := 0
 		err := r.Ledger.Refunds(ctx, compactQuery(q), func(l LedgerRefund) error {
 			if s.addLedger(l, true) {
@@ -360,34 +203,34 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 			}
 			return nil
 		})
-		t.Ledger += time.Since(start)
+		done()
 		if err != nil {
 			return Report{Timings: t}, fmt.Errorf("look up ledger refunds: %w", err)
 		}
 		log.Debug("ledger look-ups", "keys", len(q.GatewayRefundIDs), "added", added)
 		if added > 0 {
-			start = time.Now()
+			done = timed(&t.Match)
 			m = matchTables(&s.ledger, &s.gateway, &s.gwIndex)
-			t.Match += time.Since(start)
+			done()
 		}
 	}
 
 	// Confirm every refund that looks missing at the gateway by asking for
 	// the refunds of its charge or payment intent: they may lie outside the
 	// listing's window.
-	start = time.Now()
+	done = timed(&t.Gateway)
 	added, err := r.confirmMissing(ctx, s, m, now)
-	t.Gateway += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, err
 	}
 	if added {
-		start = time.Now()
+		done = timed(&t.Match)
 		m = matchTables(&s.ledger, &s.gateway, &s.gwIndex)
-		t.Match += time.Since(start)
+		done()
 	}
 
-	start = time.Now()
+	done = timed(&t.Match)
 	var found []Discrepancy
 	var counts Counts
 	var outcomes []RefundOutcome // a customer check's, for its verdict
@@ -449,13 +292,13 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	found = dedupe(found)
 	detach(found)
 	counts.Discrepancies = len(found)
-	t.Match += time.Since(start)
+	done()
 
 	// Record what Decide makes of the cases found and judged again.
-	start = time.Now()
+	done = timed(&t.Store)
 	run.Status, run.Counts, run.FinishedAt = RunSucceeded, counts, r.now()
 	changes, err := r.Store.FinishRun(ctx, *run, found, s.judged(open, from, to))
-	t.Store += time.Since(start)
+	done()
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("record run: %w", err)
 	}
@@ -463,207 +306,6 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	SortDiscrepancies(saved)
 	withARNs(outcomes, s.arns)
 	return Report{Run: *run, Discrepancies: saved, Resolved: changes.Resolved, Timings: t, Refunds: outcomes}, nil
-}
-
-// fetchGateway reads the gateway side of the scope.
-func (r *Runner) fetchGateway(ctx context.Context, s *sides, from, to time.Time) error {
-	scope := s.scope
-	add := func(g GatewayRefund) error {
-		s.addGateway(g)
-		r.progress(Progress{Phase: PhaseGateway, LedgerRefunds: s.ledger.len(), GatewayRefunds: s.gateway.len()})
-		return nil
-	}
-	if scope.CustomerID == "" {
-		if err := r.Gateway.Refunds(ctx, from, to, add); err != nil {
-			return fmt.Errorf("list gateway refunds: %w", err)
-		}
-	} else {
-		// A customer's refunds: those of every charge of theirs (listed
-		// with their refunds in one go) and of every charge their ledger
-		// rows name, whatever the status (a charge whose refund failed
-		// shows nothing refunded).
-		charges, refunds, err := r.Gateway.CustomerRefunds(ctx, scope.CustomerID)
-		if err != nil {
-			return fmt.Errorf("list customer charges: %w", err)
-		}
-		if len(charges) == 0 && s.ledger.len() == 0 && s.openCases == 0 {
-			// Not "no problem found": nothing of this customer exists.
-			return fmt.Errorf("customer %s: no charges at the gateway and no ledger refunds: %w", scope.CustomerID, ErrNothingFound)
-		}
-		s.customerCharges = make(map[string]bool, len(charges))
-		for _, c := range charges {
-			s.customerCharges[c] = true
-		}
-		for _, g := range refunds {
-			s.addGateway(g)
-		}
-		var intents []string
-		named := map[string]bool{}
-		for _, l := range s.ledger.all() {
-			// A value that cannot be a Stripe id (oversized, not text) makes
-			// its row invalid; it is never sent to Stripe.
-			if l.ChargeID != "" && shortText(l.ChargeID) {
-				named[l.ChargeID] = true
-			} else if l.PaymentIntentID != "" && shortText(l.PaymentIntentID) && !slices.Contains(intents, l.PaymentIntentID) {
-				intents = append(intents, l.PaymentIntentID)
-			}
-		}
-		var others []string
-		for c := range named {
-			if !s.customerCharges[c] {
-				others = append(others, c)
-			}
-		}
-		slices.Sort(others)
-		lists, err := r.chargesRefunds(ctx, others)
-		if err != nil {
-			return err
-		}
-		for _, refunds := range lists {
-			for _, g := range refunds {
-				s.addGateway(g)
-			}
-		}
-		for _, pi := range intents {
-			refunds, err := r.Gateway.PaymentIntentRefunds(ctx, pi)
-			if errors.Is(err, ErrNotFound) {
-				continue // no such payment intent: nothing refunded
-			}
-			if err != nil {
-				return fmt.Errorf("list refunds of payment intent %s: %w", pi, err)
-			}
-			for _, g := range refunds {
-				s.addGateway(g)
-			}
-		}
-	}
-
-	// Refunds the gateway failed inside the window, however old: Stripe
-	// keeps refund_failure balance transactions for good. A whole-history
-	// check sweeps from its oldest failed refund, to say when each failed.
-	sweepFrom := scope.Since
-	if sweepFrom.IsZero() {
-		for _, g := range s.gateway.all() {
-			if g.Status == RefundFailed && (sweepFrom.IsZero() || g.Created.Before(sweepFrom)) {
-				sweepFrom = g.Created
-			}
-		}
-	}
-	if !sweepFrom.IsZero() {
-		var failures []RefundFailure
-		err := r.Gateway.RefundFailures(ctx, sweepFrom, scope.Until, func(f RefundFailure) error {
-			failures = append(failures, f)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("list refund failures: %w", err)
-		}
-		for _, f := range failures {
-			j, ok := s.gatewayIndex(f.RefundID)
-			if !ok {
-				if scope.CustomerID != "" {
-					continue // not a refund of this customer's charges
-				}
-				g, err := r.Gateway.Refund(ctx, f.RefundID)
-				if errors.Is(err, ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("look up failed refund %s: %w", f.RefundID, err)
-				}
-				s.addGateway(g)
-				j, _ = s.gatewayIndex(g.ID)
-			} else if held := s.gateway.at(j); held.Status != RefundFailed {
-				// The gateway says it failed, but what the run holds (a
-				// copy kept between runs, say) does not: ask for the
-				// refund as it is now, never judge the stale one.
-				g, err := r.Gateway.Refund(ctx, f.RefundID)
-				if err != nil && !errors.Is(err, ErrNotFound) {
-					return fmt.Errorf("look up failed refund %s: %w", f.RefundID, err)
-				}
-				if err == nil {
-					g.FailedAt = held.FailedAt
-					s.gateway.replace(j, g)
-				}
-			}
-			if g := s.gateway.at(j); f.FailedAt.After(g.FailedAt) {
-				s.gateway.setFailedAt(j, f.FailedAt)
-			}
-		}
-	}
-
-	// Every recorded gateway refund id the listing did not return is looked
-	// up directly: a refund created before the window is not missing.
-	looked := map[string]bool{}
-	for i := 0; i < s.ledger.len(); i++ {
-		l := s.ledger.at(i)
-		id := l.GatewayRefundID
-		if id == "" || looked[id] || !shortText(id) || !l.inWindow(scope) {
-			continue
-		}
-		if _, ok := s.gatewayIndex(id); ok {
-			continue
-		}
-		looked[id] = true
-		g, err := r.Gateway.Refund(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("look up gateway refund %s: %w", id, err)
-		}
-		s.addGateway(g)
-	}
-	return nil
-}
-
-// confirmMissing looks up the refunds of the charge or payment intent of
-// every in-scope ledger refund that would be missing_at_gateway. It reports
-// whether it found refunds the run did not hold.
-func (r *Runner) confirmMissing(ctx context.Context, s *sides, m matching, now time.Time) (bool, error) {
-	added := false
-	lookedCharge, lookedIntent := map[string]bool{}, map[string]bool{}
-	for i := range s.ledger.len() {
-		if len(m.of(i)) > 0 {
-			continue
-		}
-		lv := s.ledger.at(i)
-		l := &lv
-		if l.Status != LedgerComplete || now.Sub(l.CompletedAt) <= r.Rules.Grace ||
-			!s.ledgerInScope(l, nil) || len(l.Problems(r.Rules.ValidCurrency)) > 0 {
-			continue
-		}
-		var refunds []GatewayRefund
-		var err error
-		switch {
-		case l.ChargeID != "":
-			if lookedCharge[l.ChargeID] {
-				continue
-			}
-			lookedCharge[l.ChargeID] = true
-			refunds, err = r.Gateway.ChargeRefunds(ctx, l.ChargeID)
-		case l.PaymentIntentID != "":
-			if lookedIntent[l.PaymentIntentID] {
-				continue
-			}
-			lookedIntent[l.PaymentIntentID] = true
-			refunds, err = r.Gateway.PaymentIntentRefunds(ctx, l.PaymentIntentID)
-		default:
-			continue
-		}
-		if errors.Is(err, ErrNotFound) {
-			continue // the charge itself does not exist: nothing was refunded
-		}
-		if err != nil {
-			return added, fmt.Errorf("confirm refund %s missing at gateway: %w", l.ID, err)
-		}
-		for _, g := range refunds {
-			if s.addGateway(g) {
-				added = true
-			}
-		}
-	}
-	return added, nil
 }
 
 // detach copies the strings of discrepancies that point into a run's

@@ -18,22 +18,16 @@ type Finance struct {
 	Scope         string
 	Summary       Summary
 	Discrepancies []reconcile.Discrepancy
+	// Paging decides which cases the HTML report marks as paging: the
+	// alerts' rule (ALERT_PAGE_KINDS, ALERT_PAGE_MIN_AMOUNT). The zero
+	// value marks the default page kinds.
+	Paging reconcile.Paging
 }
 
 // NewFinance builds the report of ds at now, ordering ds worst first.
 func NewFinance(scope string, ds []reconcile.Discrepancy, now time.Time) Finance {
 	WorstFirst(ds)
 	return Finance{Scope: scope, Summary: Summarize(ds, now), Discrepancies: ds}
-}
-
-// Amount renders minor units with the currency's digits and grouped
-// thousands, without the code: 1234567 USD is "12,345.67", JPY "1,234,567".
-// An unknown code prints the bare minor units.
-func Amount(amount int64, currency string) string {
-	if !money.Valid(currency) {
-		return fmt.Sprintf("%d", amount)
-	}
-	return money.Grouped(amount, currency)
 }
 
 // WriteFinanceText writes the report as aligned tables with totals.
@@ -48,14 +42,14 @@ func WriteFinanceText(w io.Writer, f Finance) error {
 	b.WriteString("\n\nMoney at risk by currency (never summed across currencies):\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, m := range s.ByCurrency {
-		fmt.Fprintf(tw, "  %s\t%s\t\n", strings.ToUpper(Clean(m.Currency)), Amount(m.Amount, m.Currency))
+		fmt.Fprintf(tw, "  %s\t%s\t\n", strings.ToUpper(Clean(m.Currency)), money.Grouped(m.Amount, m.Currency))
 	}
 	tw.Flush()
 	b.WriteString("\nBy kind:\n")
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  KIND\tCURRENCY\tCASES\tAT RISK")
 	for _, t := range s.ByKind {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", t.Kind, strings.ToUpper(Clean(t.Currency)), t.Cases, Amount(t.AtRisk, t.Currency))
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", t.Kind, strings.ToUpper(Clean(t.Currency)), t.Cases, money.Grouped(t.AtRisk, t.Currency))
 	}
 	tw.Flush()
 	b.WriteString("\nAgeing (since first seen):")
@@ -124,7 +118,7 @@ func WriteFinanceJSON(w io.Writer, f Finance) error {
 		out.Summary.ByStatus[string(st)] = s.ByStatus[st]
 	}
 	for _, m := range s.ByCurrency {
-		out.Summary.AtRisk = append(out.Summary.AtRisk, moneyJSON{m.Currency, m.Amount, Amount(m.Amount, m.Currency)})
+		out.Summary.AtRisk = append(out.Summary.AtRisk, moneyJSON{m.Currency, m.Amount, money.Grouped(m.Amount, m.Currency)})
 	}
 	for _, t := range s.ByKind {
 		out.Summary.ByKind = append(out.Summary.ByKind, kindJSON(t))

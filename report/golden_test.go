@@ -103,15 +103,6 @@ func TestFinanceSummary(t *testing.T) {
 	if f.Discrepancies[0].CustomerID != "cus_1" || f.Discrepancies[1].CustomerID != "cus_1" {
 		t.Errorf("order %s, %s", f.Discrepancies[0].ID, f.Discrepancies[1].ID)
 	}
-	for _, tt := range []struct {
-		amount int64
-		cur    string
-		want   string
-	}{{1234567, "jpy", "1,234,567"}, {1234567, "usd", "12,345.67"}, {1500, "kwd", "1.500"}, {-123456789, "usd", "-1,234,567.89"}} {
-		if got := Amount(tt.amount, tt.cur); got != tt.want {
-			t.Errorf("Amount(%d, %s) = %s, want %s", tt.amount, tt.cur, got, tt.want)
-		}
-	}
 }
 
 // The HTML report parses, holds no script or external asset, and shows
@@ -152,5 +143,39 @@ func TestFinanceHTMLIsSafeAndSelfContained(t *testing.T) {
 		if !strings.Contains(all, s) {
 			t.Errorf("the page's text lacks %q", s)
 		}
+	}
+}
+
+// The HTML report marks the cases that page by the alerts' rule: the
+// configured kinds and amount floor, not a list of its own.
+func TestFinanceHTMLMarksCasesByThePagingRule(t *testing.T) {
+	marked := func(p reconcile.Paging) (kinds, rows int) {
+		t.Helper()
+		f := NewFinance("every", goldenCases(), goldenNow)
+		f.Paging = p
+		var b bytes.Buffer
+		if err := WriteFinanceHTML(&b, f); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(b.String(), `<tr><td class="kind page">`), strings.Count(b.String(), "\n    <td class=\"kind page\">")
+	}
+	// By default only GatewayFailed (dsc_a) of the golden cases pages.
+	defKinds, defRows := marked(reconcile.Paging{})
+	if defKinds == 0 || defRows != 1 {
+		t.Fatalf("default paging marks %d kinds, %d rows; want some kinds and 1 row", defKinds, defRows)
+	}
+	if k, r := marked(reconcile.Paging{PageKinds: []reconcile.Kind{}}); k != 0 || r != 0 {
+		t.Errorf("ALERT_PAGE_KINDS=none still marks %d kinds, %d rows", k, r)
+	}
+	// AmountMismatch (dsc_b, KWD 0.500 at risk) and MissingInLedger (dsc_c,
+	// USD 2,500.00) page; a KWD floor of 1.000 keeps dsc_b from paging.
+	p := reconcile.Paging{PageKinds: []reconcile.Kind{reconcile.AmountMismatch, reconcile.MissingInLedger},
+		PageMinAmount: map[string]int64{"kwd": 1000}}
+	if _, r := marked(p); r != 1 {
+		t.Errorf("kinds AmountMismatch,MissingInLedger with a KWD 1.000 floor mark %d rows, want 1 (dsc_c)", r)
+	}
+	p.PageMinAmount = nil
+	if _, r := marked(p); r != 2 {
+		t.Errorf("kinds AmountMismatch,MissingInLedger mark %d rows, want 2", r)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refundrecon/refundrecon/money"
 	"github.com/refundrecon/refundrecon/reconcile"
 )
 
@@ -15,11 +16,6 @@ import (
 var templates embed.FS
 
 var financeTemplate = template.Must(template.ParseFS(templates, "templates/finance.html"))
-
-// Pages says which kinds page someone by default; the report marks them.
-var Pages = map[reconcile.Kind]bool{
-	reconcile.GatewayFailed: true, reconcile.MissingAtGateway: true, reconcile.DuplicateAtGateway: true,
-}
 
 type htmlNamed struct {
 	Name  string
@@ -59,11 +55,11 @@ func WriteFinanceHTML(w io.Writer, f Finance) error {
 	v := htmlFinance{Scope: f.Scope, GeneratedAt: s.GeneratedAt.Format(time.RFC3339), Cases: s.Cases,
 		RepeatCustomers: s.RepeatCustomers}
 	for _, m := range s.ByCurrency {
-		v.AtRisk = append(v.AtRisk, htmlMoney{strings.ToUpper(m.Currency), Amount(m.Amount, m.Currency)})
+		v.AtRisk = append(v.AtRisk, htmlMoney{strings.ToUpper(m.Currency), money.Grouped(m.Amount, m.Currency)})
 	}
 	for _, t := range s.ByKind {
 		v.ByKind = append(v.ByKind, htmlKind{Kind: string(t.Kind), Currency: strings.ToUpper(t.Currency),
-			AtRisk: Amount(t.AtRisk, t.Currency), Cases: t.Cases, Page: Pages[t.Kind]})
+			AtRisk: money.Grouped(t.AtRisk, t.Currency), Cases: t.Cases, Page: f.Paging.PagesKind(t.Kind)})
 	}
 	for _, st := range []reconcile.Status{reconcile.StatusOpen, reconcile.StatusAcknowledged, reconcile.StatusResolved} {
 		v.Statuses = append(v.Statuses, htmlNamed{string(st), s.ByStatus[st]})
@@ -72,13 +68,13 @@ func WriteFinanceHTML(w io.Writer, f Finance) error {
 		v.Ageing = append(v.Ageing, htmlNamed{name, s.Ageing[i]})
 	}
 	for _, d := range f.Discrepancies {
-		v.Rows = append(v.Rows, rowOf(d))
+		v.Rows = append(v.Rows, rowOf(d, f.Paging))
 	}
 	return financeTemplate.Execute(w, v)
 }
 
-// rowOf presents one case's two sides for a page.
-func rowOf(d reconcile.Discrepancy) htmlRow {
+// rowOf presents one case's two sides for a page, marked when it pages.
+func rowOf(d reconcile.Discrepancy, paging reconcile.Paging) htmlRow {
 	atRisk, cur := reconcile.AtRisk(d)
 	return htmlRow{
 		ID: d.ID, Kind: string(d.Kind), Status: string(d.Status), CustomerID: dash(d.CustomerID),
@@ -86,8 +82,8 @@ func rowOf(d reconcile.Discrepancy) htmlRow {
 		GatewayRefundIDs: dash(strings.Join(d.GatewayRefundIDs, " ")),
 		GatewayAmount:    withCode(d.GatewayAmount, cmp.Or(d.GatewayCurrency, d.Currency)),
 		GatewayStatus:    string(d.GatewayStatus), FailureReason: d.FailureReason,
-		AtRisk: strings.ToUpper(cur) + " " + Amount(atRisk, cur), FirstSeen: d.FirstSeenAt.UTC().Format("2006-01-02"),
-		Detail: d.Detail, Page: Pages[d.Kind],
+		AtRisk: money.Format(atRisk, cur), FirstSeen: d.FirstSeenAt.UTC().Format("2006-01-02"),
+		Detail: d.Detail, Page: paging.Pages(d),
 	}
 }
 
@@ -95,5 +91,5 @@ func withCode(v *int64, currency string) string {
 	if v == nil {
 		return "—"
 	}
-	return strings.ToUpper(currency) + " " + Amount(*v, currency)
+	return money.Format(*v, currency)
 }

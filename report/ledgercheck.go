@@ -181,15 +181,6 @@ func (c *LedgerChecker) Result(since, until time.Time, amountType string) Ledger
 	return lc
 }
 
-// CheckLedger checks rows at once: LedgerChecker for a slice.
-func CheckLedger(since, until time.Time, amountType string, rows []reconcile.LedgerRefund) LedgerCheck {
-	var c LedgerChecker
-	for _, r := range rows {
-		c.Add(r)
-	}
-	return c.Result(since, until, amountType)
-}
-
 // decimalTypes are the database type names (upper case, as drivers report
 // them, maybe with a precision) of columns that hold fractions.
 var decimalTypes = []string{"NUMERIC", "DECIMAL", "REAL", "FLOAT", "DOUBLE", "MONEY"}

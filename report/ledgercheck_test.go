@@ -89,7 +89,7 @@ func TestCheckLedger(t *testing.T) {
 		{name: "decimal type on SQLite", rows: rowsOf(3), amountType: "decimal(12,2)", hint: "type is DECIMAL(12,2)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lc := CheckLedger(lcSince, lcUntil, tc.amountType, tc.rows)
+			lc := checkLedger(lcSince, lcUntil, tc.amountType, tc.rows)
 			if lc.Rows != len(tc.rows) || lc.InvalidRows != tc.invalid || lc.RowsWithoutTimestamps != tc.noTimes {
 				t.Errorf("rows %d invalid %d without timestamps %d, want %d %d %d",
 					lc.Rows, lc.InvalidRows, lc.RowsWithoutTimestamps, len(tc.rows), tc.invalid, tc.noTimes)
@@ -120,7 +120,7 @@ func TestCheckLedgerCounts(t *testing.T) {
 		goodRow(5, status("REFUNDED"), func(r *reconcile.LedgerRefund) { r.ID = "" }),
 		goodRow(6, func(r *reconcile.LedgerRefund) { r.AmountNull = true }),
 	}
-	lc := CheckLedger(lcSince, lcUntil, "", rows)
+	lc := checkLedger(lcSince, lcUntil, "", rows)
 	if got, want := fmt.Sprint(lc.Statuses), "[{complete 5} {REFUNDED 2}]"; got != want {
 		t.Errorf("statuses %s, want %s", got, want)
 	}
@@ -137,7 +137,7 @@ func TestCheckLedgerCounts(t *testing.T) {
 		t.Errorf("invalid\n%v, want\n%v", lc.Invalid, want)
 	}
 	// Ranges per currency in lower case; the null amount is in none.
-	if got, want := fmt.Sprint(lc.Amounts), "[{abc 1 4504 4504 ABC 45.04 ABC 45.04} {jpy 1 5000 5000 JPY 5,000 JPY 5,000} {usd 4 4500 120000 USD 45.00 USD 1,200.00}]"; got != want {
+	if got, want := fmt.Sprint(lc.Amounts), "[{abc 1 4504 4504 ABC 4504 (minor units) ABC 4504 (minor units)} {jpy 1 5000 5000 JPY 5,000 JPY 5,000} {usd 4 4500 120000 USD 45.00 USD 1,200.00}]"; got != want {
 		t.Errorf("amounts %s, want %s", got, want)
 	}
 
@@ -148,7 +148,7 @@ func TestCheckLedgerCounts(t *testing.T) {
 	for _, line := range []string{
 		"ledger check: 7 rows from 2026-09-05 12:00 UTC to 2026-12-04 12:00 UTC\n",
 		"status values: complete 5, REFUNDED 2\n",
-		"amounts:       ABC 45.04 to ABC 45.04 (1 rows); JPY 5,000 to JPY 5,000 (1 rows); USD 45.00 to USD 1,200.00 (4 rows)\n",
+		"amounts:       ABC 4504 (minor units) to ABC 4504 (minor units) (1 rows); JPY 5,000 to JPY 5,000 (1 rows); USD 45.00 to USD 1,200.00 (4 rows)\n",
 		"rows without timestamps: 0\n",
 		"invalid rows:  3\n",
 		"       2  status \"REFUNDED\" is not pending, complete or failed (e.g. lr_004)\n",
@@ -159,4 +159,13 @@ func TestCheckLedgerCounts(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", line, b.String())
 		}
 	}
+}
+
+// checkLedger checks rows at once: LedgerChecker for a slice.
+func checkLedger(since, until time.Time, amountType string, rows []reconcile.LedgerRefund) LedgerCheck {
+	var c LedgerChecker
+	for _, r := range rows {
+		c.Add(r)
+	}
+	return c.Result(since, until, amountType)
 }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"time"
 
@@ -136,12 +135,14 @@ func WorstFirst(ds []reconcile.Discrepancy) {
 		if ra && a.CustomerID != b.CustomerID {
 			return cmp.Compare(a.CustomerID, b.CustomerID)
 		}
-		return cmp.Or(cmp.Compare(majorUnits(b), majorUnits(a)), a.FirstSeenAt.Compare(b.FirstSeenAt), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(compareAtRisk(b, a), a.FirstSeenAt.Compare(b.FirstSeenAt), cmp.Compare(a.ID, b.ID))
 	})
 }
 
-// majorUnits is the money at risk in major units (dollars, yen).
-func majorUnits(d reconcile.Discrepancy) float64 {
-	amount, cur := reconcile.AtRisk(d)
-	return float64(amount) / math.Pow10(money.Digits(cur))
+// compareAtRisk compares the money a and b put at risk in major units
+// (dollars, yen), exactly.
+func compareAtRisk(a, b reconcile.Discrepancy) int {
+	amountA, curA := reconcile.AtRisk(a)
+	amountB, curB := reconcile.AtRisk(b)
+	return money.CompareMajor(amountA, curA, amountB, curB)
 }

@@ -1,6 +1,8 @@
-// Package report renders run reports and discrepancy lists for people:
-// text now, with room for CSV and HTML. It imports reconcile and money,
-// never the gateway or store adapters.
+// Package report renders run reports, the finance mismatch report (text,
+// CSV, JSON, HTML), the ledger check and the support verdict for people.
+// What a kind means comes from reconcile's KindInfo, which cases page from
+// reconcile.Paging, and every amount from money.Format. It imports
+// reconcile and money, never the gateway or store adapters.
 package report
 
 import (
@@ -91,10 +93,7 @@ func amount(v *int64, currency string) string {
 	if v == nil {
 		return "-"
 	}
-	if currency == "" || !money.Valid(currency) {
-		return fmt.Sprintf("%d %s", *v, Clean(strings.ToUpper(currency)))
-	}
-	return strings.ToUpper(currency) + " " + Amount(*v, currency)
+	return money.Format(*v, currency)
 }
 
 func yesNo(b bool) string {

@@ -41,7 +41,7 @@ func WriteVerdict(w io.Writer, rep reconcile.Report) error {
 			b.WriteString("\n")
 		}
 		for i, d := range rep.Discrepancies {
-			fmt.Fprintf(b, "%d. %s [%s, case %s, %s]\n   %s\n", i+1, title(d.Kind), d.Kind, d.ID, d.Status, Clean(d.Detail))
+			fmt.Fprintf(b, "%d. %s [%s, case %s, %s]\n   %s\n", i+1, d.Kind.Info().Meaning, d.Kind, d.ID, d.Status, Clean(d.Detail))
 		}
 		_, err := io.WriteString(w, b.String())
 		return err
@@ -123,7 +123,7 @@ func writeOutcome(b *strings.Builder, n int, o reconcile.RefundOutcome, d reconc
 	}
 	state := "OK"
 	if isCase {
-		state = headline(d.Kind)
+		state = d.Kind.Info().Outcome
 	} else if g != nil && (g.Status == reconcile.RefundPending || g.Status == reconcile.RefundRequiresAction) {
 		state = "IN PROGRESS"
 	} else if !o.HasLedger && g != nil && !g.Status.Live() {
@@ -142,7 +142,7 @@ func writeOutcome(b *strings.Builder, n int, o reconcile.RefundOutcome, d reconc
 		fmt.Fprintf(b, " — %s\n", state)
 		fmt.Fprintf(b, "%s%s; %s.\n", indent, sentenceCase(ledgerSays(l)), gatewaySays(o.Gateway))
 	} else if g != nil {
-		fmt.Fprintf(b, "%d. Stripe refund %s: %s of charge %s — %s\n", n, Clean(g.ID), formatMoney(g.Amount, g.Currency), Clean(g.ChargeID), state)
+		fmt.Fprintf(b, "%d. Stripe refund %s: %s of charge %s — %s\n", n, Clean(g.ID), money.Format(g.Amount, g.Currency), Clean(g.ChargeID), state)
 		fmt.Fprintf(b, "%s%s; the ledger has no record of it.\n", indent, sentenceCase(gatewaySays(o.Gateway)))
 	}
 	if g != nil && g.Status == reconcile.RefundFailed {
@@ -231,7 +231,7 @@ func meaning(o reconcile.RefundOutcome, g *reconcile.GatewayRefund, d reconcile.
 	}
 	amount := ""
 	if d.LedgerAmount != nil {
-		amount = " " + formatMoney(*d.LedgerAmount, d.Currency)
+		amount = " " + money.Format(*d.LedgerAmount, d.Currency)
 	}
 	switch d.Kind {
 	case reconcile.MissingAtGateway:
@@ -255,9 +255,9 @@ func meaning(o reconcile.RefundOutcome, g *reconcile.GatewayRefund, d reconcile.
 			}
 			if diff < 0 {
 				return fmt.Sprintf("Stripe sent them %s, %s LESS than the ledger records: they are still owed the difference.",
-					formatMoney(*d.GatewayAmount, cur), formatMoney(-diff, cur))
+					money.Format(*d.GatewayAmount, cur), money.Format(-diff, cur))
 			}
-			return fmt.Sprintf("Stripe sent them %s, %s MORE than the ledger records.", formatMoney(*d.GatewayAmount, cur), formatMoney(diff, cur))
+			return fmt.Sprintf("Stripe sent them %s, %s MORE than the ledger records.", money.Format(*d.GatewayAmount, cur), money.Format(diff, cur))
 		}
 		return "they received another amount than the ledger records."
 	case reconcile.CustomerMismatch:
@@ -293,60 +293,6 @@ func failureWords(reason string) string {
 		return "the customer disputed the charge while the refund was pending"
 	}
 	return "Stripe does not say more"
-}
-
-// headline is the one-word state of a refund with a case.
-func headline(k reconcile.Kind) string {
-	switch k {
-	case reconcile.MissingAtGateway, reconcile.GatewayFailed, reconcile.GatewayCanceled:
-		return "NOT REFUNDED"
-	case reconcile.GatewayPendingTooLong:
-		return "NOT REFUNDED YET"
-	case reconcile.DuplicateAtGateway:
-		return "REFUNDED MORE THAN ONCE"
-	case reconcile.CurrencyMismatch:
-		return "WRONG CURRENCY"
-	case reconcile.AmountMismatch:
-		return "WRONG AMOUNT"
-	case reconcile.CustomerMismatch:
-		return "WENT TO ANOTHER CUSTOMER"
-	case reconcile.LedgerNotComplete:
-		return "REFUNDED, LEDGER BEHIND"
-	case reconcile.MissingInLedger:
-		return "REFUNDED WITHOUT A LEDGER RECORD"
-	case reconcile.InvalidLedgerRow:
-		return "LEDGER RECORD BROKEN"
-	}
-	return strings.ToUpper(string(k))
-}
-
-// title says in a few words what a kind means for the customer.
-func title(k reconcile.Kind) string {
-	switch k {
-	case reconcile.MissingAtGateway:
-		return "Refund never reached Stripe: the customer was not refunded."
-	case reconcile.GatewayFailed:
-		return "Stripe failed the refund: the customer was not refunded."
-	case reconcile.GatewayCanceled:
-		return "Stripe canceled the refund: the customer was not refunded."
-	case reconcile.DuplicateAtGateway:
-		return "Refunded more than once at Stripe."
-	case reconcile.GatewayPendingTooLong:
-		return "Refund still pending at Stripe."
-	case reconcile.CurrencyMismatch:
-		return "Refunded in a different currency than recorded."
-	case reconcile.AmountMismatch:
-		return "Refunded a different amount than recorded."
-	case reconcile.CustomerMismatch:
-		return "Refund went to a charge of another customer."
-	case reconcile.LedgerNotComplete:
-		return "Stripe refunded the customer but the ledger does not say so."
-	case reconcile.MissingInLedger:
-		return "Stripe refunded the customer with no ledger record."
-	case reconcile.InvalidLedgerRow:
-		return "The ledger's record of this refund is malformed."
-	}
-	return string(k)
 }
 
 // notReached: the kinds where money the ledger calls refunded never reached
@@ -390,20 +336,11 @@ func orUnknown(reason string) string {
 	return Clean(reason)
 }
 
-// formatMoney is money.Format for a valid currency; for anything else the
-// minor units and the code as written.
-func formatMoney(amount int64, currency string) string {
-	if money.Valid(currency) {
-		return money.Format(amount, currency)
-	}
-	return fmt.Sprintf("%d %s (minor units)", amount, Clean(strings.ToUpper(currency)))
-}
-
 func ledgerMoney(l reconcile.LedgerRefund) string {
 	if l.AmountNull {
 		return "no amount"
 	}
-	return formatMoney(l.Amount, l.Currency)
+	return money.Format(l.Amount, l.Currency)
 }
 
 // amounts joins per-currency totals: "USD 45.00 and EUR 7.00".
@@ -418,7 +355,7 @@ func amounts(byCurrency map[string]int64) string {
 	sort.Strings(codes)
 	parts := make([]string, len(codes))
 	for i, c := range codes {
-		parts[i] = formatMoney(byCurrency[c], c)
+		parts[i] = money.Format(byCurrency[c], c)
 	}
 	return strings.Join(parts, " and ")
 }

@@ -117,7 +117,7 @@ func TestVerdictWithoutOutcomes(t *testing.T) {
 	if err := WriteVerdict(&buf, rep); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "1. Stripe failed the refund: the customer was not refunded. [gateway_failed, case dsc_f, open]") {
+	if !strings.Contains(buf.String(), "1. "+reconcile.GatewayFailed.Info().Meaning+" [gateway_failed, case dsc_f, open]") {
 		t.Fatalf("%s", buf.String())
 	}
 }

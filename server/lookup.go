@@ -19,9 +19,6 @@ type LookupFunc func(ctx context.Context, query string) (answer any, found bool,
 // maxLookupBody bounds a POST /api/lookup body.
 const maxLookupBody = 16 << 10
 
-// LookupRoutes are the routes WithLookup adds.
-var LookupRoutes = []string{"POST /api/lookup"}
-
 // WithLookup adds POST /api/lookup, body {"query": "…"}: the lookup JSON,
 // 404 with the same JSON when nothing matched. Role support or above
 // (reconcile.ActionCheck); a viewer token gets 403.

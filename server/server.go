@@ -94,8 +94,9 @@ type Server struct {
 	tokens *reconcile.Tokens
 }
 
-// New builds the handler and its routes. The finance page (GET /, /login)
-// is not served here yet.
+// New builds the handler and its routes: health, metrics, the API, the
+// Stripe webhook, and the finance and support pages (cfg.Page, built by
+// package web) on cfg.PageRoutes.
 func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

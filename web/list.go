@@ -36,7 +36,7 @@ var listFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"amountOf": func(v int64, cur string) string { return strings.ToUpper(cur) + " " + report.Amount(v, cur) },
+	"amountOf": money.Format,
 }
 
 // filter is the list's query string, parsed.
@@ -68,26 +68,6 @@ func (f filter) values() url.Values {
 		v.Del("status")
 	}
 	return v
-}
-
-// parseMajor reads an amount in major units ("50", "12.50") as minor units
-// of code, with its own digits, exactly: no float.
-func parseMajor(s, code string) (int64, bool) {
-	whole, frac, _ := strings.Cut(strings.ReplaceAll(s, ",", ""), ".")
-	digits := money.Digits(code)
-	if whole == "" && frac == "" || len(frac) > digits || len(whole) > 15 {
-		return 0, false
-	}
-	n := int64(0)
-	for _, part := range []string{whole, frac + strings.Repeat("0", digits-len(frac))} {
-		for _, r := range part {
-			if r < '0' || r > '9' {
-				return 0, false
-			}
-			n = n*10 + int64(r-'0')
-		}
-	}
-	return n, true
 }
 
 // caseFilter turns the filter into the store's; what cannot be read is
@@ -134,7 +114,7 @@ func (h *Handler) caseFilter(f *filter) reconcile.CaseFilter {
 		*d.t = t
 	}
 	if f.Min != "" {
-		switch min, ok := parseMajor(f.Min, f.Cur); {
+		switch min, ok := money.ParseMajor(f.Min, f.Cur); {
 		case f.Cur == "" || !money.Valid(f.Cur):
 			f.Problems = append(f.Problems, "choose the currency of the minimum amount")
 			f.Min = ""
@@ -294,7 +274,7 @@ func (h *Handler) summarise(ctx context.Context, q reconcile.CaseFilter, now tim
 	}
 	for _, cur := range slices.Sorted(maps.Keys(perCurrency)) {
 		c := perCurrency[cur]
-		c.Amount = report.Amount(risk[cur], cur)
+		c.Amount = money.Grouped(risk[cur], cur)
 		d.Totals = append(d.Totals, *c)
 	}
 	for _, info := range reconcile.KindsWorstFirst() {
@@ -389,10 +369,7 @@ func (h *Handler) rowOf(c reconcile.Discrepancy, now time.Time) row {
 	if !c.RefundAt.IsZero() {
 		r.RefundDay = c.RefundAt.UTC().Format("2006-01-02")
 	}
-	r.AtRisk = strings.ToUpper(cur) + " " + report.Amount(a, cur)
-	if !money.Valid(cur) {
-		r.AtRisk += " (invalid currency)"
-	}
+	r.AtRisk = money.Format(a, cur)
 	return r
 }
 

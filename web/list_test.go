@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -8,24 +10,6 @@ import (
 
 	"github.com/refundrecon/refundrecon/reconcile"
 )
-
-func TestParseMajor(t *testing.T) {
-	for _, c := range []struct {
-		in, cur string
-		want    int64
-		ok      bool
-	}{
-		{"50", "usd", 5000, true}, {"12.5", "usd", 1250, true}, {"12.50", "eur", 1250, true}, {"1,234.56", "usd", 123456, true},
-		{"200", "jpy", 200, true}, {"200.5", "jpy", 0, false}, {"1.234", "kwd", 1234, true}, {"1.2345", "kwd", 0, false},
-		{"-5", "usd", 0, false}, {"1e3", "usd", 0, false}, {"", "usd", 0, false}, {".", "usd", 0, false},
-		{"9999999999999999", "usd", 0, false},
-	} {
-		got, ok := parseMajor(c.in, c.cur)
-		if got != c.want || ok != c.ok {
-			t.Errorf("parseMajor(%q, %s) = %d %v, want %d %v", c.in, c.cur, got, ok, c.want, c.ok)
-		}
-	}
-}
 
 func TestCaseFilterAmountNeedsItsCurrency(t *testing.T) {
 	h := New(Config{})
@@ -123,5 +107,34 @@ func TestColumnsAriaSort(t *testing.T) {
 		if c.Sort == "customer" && !strings.Contains(c.Href, "dir=desc") {
 			t.Errorf("a second click does not reverse: %s", c.Href)
 		}
+	}
+}
+
+// The page marks a case as paging by the alerts' rule (ALERT_PAGE_KINDS and
+// its amount floor), not a list of its own.
+func TestCasePageMarksPagingByTheConfiguredRule(t *testing.T) {
+	amount := int64(3000)
+	d := reconcile.Discrepancy{ID: "dsc_1", Kind: reconcile.AmountMismatch, Status: reconcile.StatusOpen,
+		Currency: "usd", LedgerAmount: &amount, GatewayAmount: new(int64)}
+	marked := func(p reconcile.Paging) bool {
+		t.Helper()
+		h := New(Config{Paging: p})
+		w := httptest.NewRecorder()
+		h.render(w, http.StatusOK, "case.html", caseData{Case: d, Info: d.Kind.Info(), Row: h.rowOf(d, h.now())})
+		if w.Code != http.StatusOK {
+			t.Fatalf("render: %d %s", w.Code, w.Body)
+		}
+		return strings.Contains(w.Body.String(), `class="kind page-kind"`)
+	}
+	if marked(reconcile.Paging{}) {
+		t.Error("amount_mismatch is marked as paging by default")
+	}
+	pages := reconcile.Paging{PageKinds: []reconcile.Kind{reconcile.AmountMismatch}}
+	if !marked(pages) {
+		t.Error("amount_mismatch is not marked although ALERT_PAGE_KINDS names it")
+	}
+	pages.PageMinAmount = map[string]int64{"usd": 3001}
+	if marked(pages) {
+		t.Error("a case below ALERT_PAGE_MIN_AMOUNT is marked as paging")
 	}
 }

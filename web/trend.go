@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/refundrecon/refundrecon/money"
-	"github.com/refundrecon/refundrecon/report"
 )
 
 // The trend: cases opened and resolved per day, and money at risk per
@@ -96,7 +95,7 @@ func (h *Handler) trend(ctx context.Context, now time.Time) (trendChart, error) 
 		}
 		code := strings.ToUpper(cur)
 		c.Lines = append(c.Lines, line{Currency: code, Points: strings.Join(pts, " "),
-			Latest: code + " " + report.Amount(days[len(days)-1].AtRisk[cur], cur), Peak: code + " " + report.Amount(most, cur)})
+			Latest: money.Format(days[len(days)-1].AtRisk[cur], cur), Peak: money.Format(most, cur)})
 	}
 	return c, nil
 }

@@ -19,8 +19,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/refundrecon/refundrecon/money"
 	"github.com/refundrecon/refundrecon/reconcile"
-	"github.com/refundrecon/refundrecon/report"
 )
 
 // Store is what the page reads and writes.
@@ -57,8 +57,12 @@ type Config struct {
 	// StripeTestMode links to the Stripe Dashboard's test-mode pages (a
 	// test key, sk_test_…).
 	StripeTestMode bool
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Paging marks the cases that page, by the alerts' rule
+	// (ALERT_PAGE_KINDS, ALERT_PAGE_MIN_AMOUNT); the zero value marks the
+	// default page kinds.
+	Paging reconcile.Paging
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Handler serves the page's routes.
@@ -68,6 +72,7 @@ type Handler struct {
 	log      *slog.Logger
 	tokens   *reconcile.Tokens
 	sessions *sessions
+	pages    *template.Template
 }
 
 //go:embed templates/*.html
@@ -81,15 +86,15 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		if v == nil {
 			return "—"
 		}
-		return strings.ToUpper(cur) + " " + report.Amount(*v, cur)
+		return money.Format(*v, cur)
 	},
 	"atRisk": func(d reconcile.Discrepancy) string {
 		a, cur := reconcile.AtRisk(d)
-		return strings.ToUpper(cur) + " " + report.Amount(a, cur)
+		return money.Format(a, cur)
 	},
 	"orDash": func(s string) string { return cmp.Or(s, "—") },
 	"join":   strings.Join,
-	"page":   func(k reconcile.Kind) bool { return report.Pages[k] },
+	"page":   reconcile.Paging{}.Pages, // New binds the configured rule
 }).Funcs(listFuncs).ParseFS(templateFS, "templates/*.html"))
 
 // Routes the page serves; serve mounts them on its mux.
@@ -107,7 +112,8 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: reconcile.NewTokens(cfg.Tokens), sessions: newSessions()}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, tokens: reconcile.NewTokens(cfg.Tokens), sessions: newSessions(),
+		pages: template.Must(pages.Clone()).Funcs(template.FuncMap{"page": cfg.Paging.Pages})}
 	h.mux.HandleFunc("GET /{$}", h.Require(reconcile.ActionRead, h.list))
 	h.mux.HandleFunc("GET /login", h.loginForm)
 	h.mux.HandleFunc("POST /login", h.loginSubmit)
@@ -176,7 +182,7 @@ func (h *Handler) require(allowed func(reconcile.Role) bool, next func(http.Resp
 
 func (h *Handler) render(w http.ResponseWriter, code int, name string, data any) {
 	var b strings.Builder
-	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+	if err := h.pages.ExecuteTemplate(&b, name, data); err != nil {
 		h.log.Error("render page", "page", name, "error", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return

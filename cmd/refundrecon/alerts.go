@@ -31,6 +31,28 @@ const (
 	defaultAlertDrain      = 30 * time.Second
 )
 
+// pagingFlags defines ALERT_PAGE_KINDS and ALERT_PAGE_MIN_AMOUNT: the one
+// rule by which alerts page and the HTML report and the page mark cases.
+func (e *envFlags) pagingFlags(s *settings) {
+	a := &s.Alert
+	e.str(&a.PageKinds, "alert-page-kinds", "ALERT_PAGE_KINDS", joinKinds(alert.DefaultPageKinds),
+		"kinds that page (PagerDuty severity critical), comma-separated, or none; the rest notify (warning)")
+	e.str(&a.PageMinAmount, "alert-page-min-amount", "ALERT_PAGE_MIN_AMOUNT", "0",
+		"minor units below which a case of a page kind only notifies: 5000, or by currency usd:5000,jpy:500000")
+}
+
+// paging reads the paging rule; what cannot be read is named in problems.
+func (o alertOptions) paging() (p reconcile.Paging, problems []string) {
+	var err error
+	if p.PageKinds, err = alert.ParsePageKinds(o.PageKinds); err != nil {
+		problems = append(problems, "ALERT_PAGE_KINDS: "+err.Error())
+	}
+	if p.PageMinAmount, err = alert.ParseMinAmounts(o.PageMinAmount); err != nil {
+		problems = append(problems, "ALERT_PAGE_MIN_AMOUNT: "+err.Error())
+	}
+	return p, problems
+}
+
 // alertFlags defines the alert settings: the contract's channel variables,
 // and how alerts are graded, grouped and retried.
 func (e *envFlags) alertFlags(s *settings) {
@@ -40,11 +62,8 @@ func (e *envFlags) alertFlags(s *settings) {
 	// A webhook URL may carry a token: kept out of the usage text like a secret.
 	e.secret(&s.AlertWebhookURL, "alert-webhook-url", "ALERT_WEBHOOK_URL", "generic signed webhook for alerts")
 	e.secret(&s.AlertWebhookSecret, "alert-webhook-secret", "ALERT_WEBHOOK_SECRET", "HMAC secret signing the generic webhook")
+	e.pagingFlags(s)
 	a := &s.Alert
-	e.str(&a.PageKinds, "alert-page-kinds", "ALERT_PAGE_KINDS", joinKinds(alert.DefaultPageKinds),
-		"kinds that page (PagerDuty severity critical), comma-separated, or none; the rest notify (warning)")
-	e.str(&a.PageMinAmount, "alert-page-min-amount", "ALERT_PAGE_MIN_AMOUNT", "0",
-		"minor units below which a case of a page kind only notifies: 5000, or by currency usd:5000,jpy:500000")
 	e.count(&a.DigestThreshold, "alert-digest-threshold", "ALERT_DIGEST_THRESHOLD", defaultDigestThreshold,
 		"when one run opens or resolves more cases than this, Slack gets one digest instead (0: never)")
 	e.duration(&a.Timeout, "alert-timeout", "ALERT_TIMEOUT", alert.DefaultTimeout, "time limit of each alert delivery")
@@ -86,16 +105,8 @@ func checkHTTPURL(s string) bool {
 // the store enqueues them. No channel configured means no alert at all.
 // Errors wrap reconcile.ErrConfig and never show a secret.
 func (s *settings) alerting(log *slog.Logger) (*alert.Dispatcher, []store.AlertChannel, error) {
-	var problems []string
 	o := s.Alert
-	rules := alert.Rules{}
-	var err error
-	if rules.PageKinds, err = alert.ParsePageKinds(o.PageKinds); err != nil {
-		problems = append(problems, "ALERT_PAGE_KINDS: "+err.Error())
-	}
-	if rules.PageMinAmount, err = alert.ParseMinAmounts(o.PageMinAmount); err != nil {
-		problems = append(problems, "ALERT_PAGE_MIN_AMOUNT: "+err.Error())
-	}
+	rules, problems := o.paging()
 	if o.DigestThreshold < 0 {
 		problems = append(problems, "ALERT_DIGEST_THRESHOLD must not be negative")
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/refundrecon/refundrecon/reconcile"
@@ -17,6 +18,7 @@ import (
 func cmdReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var s settings
 	fs, e := newFlags("report", getenv, &s, useDB)
+	e.pagingFlags(&s) // the HTML report marks the cases that page (alerts.go)
 	status := fs.String("status", "open", "open (open and acknowledged cases) or all")
 	format := fs.String("format", "text", "text, csv, json or html")
 	out := fs.String("out", "", "write to this file instead of standard output")
@@ -53,6 +55,10 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 	if err := s.check(false); err != nil {
 		return err
 	}
+	paging, problems := s.Alert.paging()
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", reconcile.ErrConfig, strings.Join(problems, "; "))
+	}
 	db, err := store.Open(ctx, s.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -66,7 +72,9 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("read cases: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := write(&buf, report.NewFinance(scope, ds, time.Now())); err != nil {
+	f := report.NewFinance(scope, ds, time.Now())
+	f.Paging = paging
+	if err := write(&buf, f); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if *out == "" {

@@ -36,6 +36,8 @@ type serveOptions struct {
 	// StripeTestMode: the key is a test key, so the page links to the
 	// Stripe Dashboard's test-mode pages.
 	StripeTestMode bool
+	// Paging marks the cases that page on the page (ALERT_PAGE_KINDS).
+	Paging reconcile.Paging
 }
 
 // Serve's fixed choices.
@@ -220,6 +222,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer a.Close()
+	o.Paging, _ = s.Alert.paging() // checked with the alert settings
 	return serve(ctx, a, o, sched, tokens, store.Redact(s.DatabaseURL), stdout)
 }
 
@@ -319,7 +322,7 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		Logger:  log,
 		Page: web.New(web.Config{
 			Store: a.db, Tokens: tokens, Logger: log,
-			NextRun: sched.Next, StripeTestMode: o.StripeTestMode,
+			NextRun: sched.Next, StripeTestMode: o.StripeTestMode, Paging: o.Paging,
 		}).WithCheck(a.pageCheck), // support page (cmd_lookup.go)
 		PageRoutes: slices.Concat(web.Routes, web.CheckRoutes),
 	}).WithLookup(a.apiLookup) // POST /api/lookup (cmd_lookup.go)

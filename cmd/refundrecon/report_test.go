@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,6 +60,49 @@ func TestReportFormats(t *testing.T) {
 	page, err := os.ReadFile("report.html")
 	if err != nil || !bytes.Contains(page, []byte("<!DOCTYPE html>")) || !bytes.Contains(page, []byte("gateway_failed")) {
 		t.Fatalf("html report: %v\n%.300s", err, page)
+	}
+	// The HTML report marks the cases that page by ALERT_PAGE_KINDS, as
+	// the alerts do: none, then only invalid ledger rows.
+	marked := func(pageKinds string) string {
+		t.Helper()
+		var out bytes.Buffer
+		envKinds := func(k string) string {
+			if k == "ALERT_PAGE_KINDS" {
+				return pageKinds
+			}
+			return env(k)
+		}
+		if err := run(context.Background(), []string{"report", "--format", "html"}, envKinds, &out, &errs); err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, line := range strings.Split(out.String(), "\n") {
+			if _, rest, ok := strings.Cut(line, `<td class="kind page">`); ok {
+				kind, _, _ := strings.Cut(rest, "<")
+				if !slices.Contains(kinds, kind) {
+					kinds = append(kinds, kind)
+				}
+			}
+		}
+		slices.Sort(kinds)
+		return strings.Join(kinds, ",")
+	}
+	if got := marked(""); got != "duplicate_at_gateway,gateway_failed,missing_at_gateway" {
+		t.Errorf("the default marks %q", got)
+	}
+	if got := marked("none"); got != "" {
+		t.Errorf("ALERT_PAGE_KINDS=none marks %s", got)
+	}
+	if got := marked("invalid_ledger_row"); got != "invalid_ledger_row" {
+		t.Errorf("ALERT_PAGE_KINDS=invalid_ledger_row marks %q", got)
+	}
+	if err := run(context.Background(), []string{"report", "--format", "html"}, func(k string) string {
+		if k == "ALERT_PAGE_KINDS" {
+			return "no_such_kind"
+		}
+		return env(k)
+	}, &bytes.Buffer{}, &errs); exitCode(err, &bytes.Buffer{}) != exitUsage {
+		t.Errorf("a bad ALERT_PAGE_KINDS: %v", err)
 	}
 	err = run(context.Background(), []string{"report", "--format", "pdf"}, env, &bytes.Buffer{}, &errs)
 	if exitCode(err, &bytes.Buffer{}) != exitUsage {
