@@ -356,33 +356,6 @@ func (s *Stripe) RefundFailures(ctx context.Context, since, until time.Time, fn 
 	return nil
 }
 
-// CustomerCharges lists the ids of every charge of a customer.
-func (s *Stripe) CustomerCharges(ctx context.Context, customerID string) ([]string, error) {
-	op := "list stripe charges of customer " + strconv.Quote(customerID)
-	if customerID == "" {
-		return nil, errors.New("list stripe charges of customer: empty customer id")
-	}
-	p := &stripe.ChargeListParams{
-		ListParams: stripe.ListParams{Context: ctx, Limit: stripe.Int64(pageSize)},
-		Customer:   stripe.String(customerID),
-	}
-	var ids []string
-	err := each(s.api.Charges.List(p).Iter, "charges",
-		func(l stripe.ListContainer) []*stripe.Charge { return l.(*stripe.ChargeList).Data },
-		func(c *stripe.Charge) string { return c.ID },
-		func(c *stripe.Charge) error {
-			if c.ID == "" {
-				return errors.New("stripe answered a charge without id")
-			}
-			ids = append(ids, c.ID)
-			return nil
-		})
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	return ids, nil
-}
-
 // eachRefund walks a refund listing, converting each refund; errors are not
 // yet mapped. stripe-go builds each request (the query encoded as its
 // iterator encodes it, the headers) and turns an error answer into a

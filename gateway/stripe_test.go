@@ -278,7 +278,7 @@ func TestUnauthorized(t *testing.T) {
 	_, errs["Refund"] = s.Refund(ctx, "re_x_0")
 	errs["Refunds"] = s.Refunds(ctx, day0, day0.Add(time.Hour), func(reconcile.GatewayRefund) error { return nil })
 	_, errs["ChargeRefunds"] = s.ChargeRefunds(ctx, "ch_x_0")
-	_, errs["CustomerCharges"] = s.CustomerCharges(ctx, "cus_0")
+	_, _, errs["CustomerRefunds"] = s.CustomerRefunds(ctx, "cus_0")
 	errs["RefundFailures"] = s.RefundFailures(ctx, day0, day0.Add(time.Hour), func(reconcile.RefundFailure) error { return nil })
 	for name, err := range errs {
 		if !errors.Is(err, reconcile.ErrUnauthorized) {
@@ -426,37 +426,6 @@ func TestRefundFailures(t *testing.T) {
 	}
 	if len(reqs) != 2 || s.Stats().ListBalanceTransactionsRequests != 2 {
 		t.Errorf("%d requests, want 2 pages", len(reqs))
-	}
-}
-
-func TestCustomerCharges(t *testing.T) {
-	f, srv := fake(t)
-	var want []string
-	for i := range 230 {
-		id := fmt.Sprintf("ch_a_%d", i)
-		must(t, f.AddCharge(fakestripe.Charge{ID: id, Customer: "cus_A", Amount: 100, Created: day0.Add(time.Duration(i) * time.Minute)}))
-		want = append(want, id)
-	}
-	for i := range 5 {
-		must(t, f.AddCharge(fakestripe.Charge{ID: fmt.Sprintf("ch_b_%d", i), Customer: "cus_B", Amount: 100, Created: day0}))
-	}
-	s, _ := testGateway(t, srv.URL, nil)
-	got, err := s.CustomerCharges(context.Background(), "cus_A")
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("got %d charges %v…, want %d", len(got), got[:min(3, len(got))], len(want))
-	}
-	if st := s.Stats(); st.ListChargesRequests != 3 {
-		t.Errorf("%d charge pages, want 3", st.ListChargesRequests)
-	}
-	for _, r := range f.Requests() {
-		if r.Path != "/v1/charges" || r.Query.Get("customer") != "cus_A" {
-			t.Errorf("request %s %v", r.Path, r.Query)
-		}
 	}
 }
 
@@ -611,8 +580,8 @@ func TestMalformedBodies(t *testing.T) {
 				t.Errorf("Refund over %s: %+v and no error", name, r)
 			}
 			f.InjectFault(fakestripe.Fault{PathPrefix: "/v1/charges", Body: body})
-			if ids, err := s.CustomerCharges(context.Background(), "cus_0"); err == nil {
-				t.Errorf("CustomerCharges over %s: %v and no error", name, ids)
+			if ids, _, err := s.CustomerRefunds(context.Background(), "cus_0"); err == nil {
+				t.Errorf("CustomerRefunds over %s: %v and no error", name, ids)
 			}
 			f.InjectFault(fakestripe.Fault{PathPrefix: "/v1/balance_transactions", Body: body})
 			if err := s.RefundFailures(context.Background(), day0, day0.Add(time.Hour), func(reconcile.RefundFailure) error { return nil }); err == nil {

@@ -50,8 +50,6 @@ type Gateway interface {
 	PaymentIntentRefunds(ctx context.Context, paymentIntentID string) ([]GatewayRefund, error)
 	// RefundFailures lists the refund failures recorded inside [since, until].
 	RefundFailures(ctx context.Context, since, until time.Time, fn func(RefundFailure) error) error
-	// CustomerCharges lists the ids of every charge of a customer.
-	CustomerCharges(ctx context.Context, customerID string) ([]string, error)
 	// CustomerRefunds lists every charge of a customer and every refund of
 	// those charges, whatever its status, in as few requests as it can.
 	CustomerRefunds(ctx context.Context, customerID string) (charges []string, refunds []GatewayRefund, err error)

@@ -121,11 +121,6 @@ func (m *memGateway) CustomerRefunds(ctx context.Context, c string) ([]string, [
 	return m.charges[c], out, nil
 }
 
-func (m *memGateway) CustomerCharges(_ context.Context, c string) ([]string, error) {
-	m.call("customer")
-	return m.charges[c], nil
-}
-
 type memStore struct {
 	runs   map[string]Run
 	cases  map[string]Discrepancy
