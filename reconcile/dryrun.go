@@ -33,7 +33,8 @@ func (r *Runner) DryRun(ctx context.Context, scope Scope) (Report, error) {
 	if newID == nil {
 		newID = NewRunID
 	}
-	run := Run{ID: newID(now), Scope: scope, StartedAt: now, Status: RunRunning, DryRun: true}
+	// A dry run's id says so: no run of that id is ever recorded.
+	run := Run{ID: "dry_" + newID(now), Scope: scope, StartedAt: now, Status: RunRunning, DryRun: true}
 	rep, err := r.reconcile(ctx, &run, now)
 	if err != nil {
 		run.Status, run.Error, run.FinishedAt = RunFailed, err.Error(), r.now()

@@ -79,11 +79,15 @@ func (ch Changes) NewCases() int {
 }
 
 // DecideRun is Decide for a finished run, with its hold: when run.Hold
-// holds the run's new cases against its refunds in scope, the changes are
+// holds the run's new cases against its refunds in scope (a window run: a
+// customer check is never held), the changes are
 // Held, and their alerts wait (the store enqueues them held, and one
 // run.held alert per channel).
 func DecideRun(run Run, at time.Time, stored, found []Discrepancy, judged map[string]string) Changes {
 	ch := Decide(at, stored, found, judged)
+	if run.Scope.CustomerID != "" {
+		return ch // a customer check is asked for, and answers at once
+	}
 	refunds := run.Counts.RefundsInScope()
 	if n := ch.NewCases(); run.Hold.Holds(n, refunds) {
 		ch.Held = &HeldRun{RunID: run.ID, NewDiscrepancies: n, RefundsInScope: refunds}
@@ -140,4 +144,3 @@ func (h HeldRun) HeldMessage() string {
 		"(refundrecon ledger check), then send them with `refundrecon release " + h.RunID + " --by NAME` " +
 		"or drop them and resolve the cases with `refundrecon discard " + h.RunID + " --by NAME --note TEXT`."
 }
-

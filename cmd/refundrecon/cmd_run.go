@@ -60,6 +60,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	customer := fs.String("customer", "", "reconcile one customer's refunds only")
 	format := fs.String("format", "text", "text or json")
 	exitCode := fs.Bool("exit-code", false, "exit 3 when open discrepancies remain in scope")
+	fs.BoolVar(&s.DryRun, "dry-run", false, "read and judge as a run does and print the report; record nothing, send nothing")
 	pos, err := e.parse(args)
 	if err != nil {
 		return err
@@ -133,8 +134,21 @@ func reconcileAndReport(ctx context.Context, s *settings, scope reconcile.Scope,
 		a.runner.Progress = progress.Update
 	}
 	progress.Start()
-	rep, runErr := a.reconcile(ctx, scope)
+	var rep reconcile.Report
+	var runErr error
+	if s.DryRun {
+		// No lock, no hooks (no alert delivery): nothing is written or sent.
+		rep, runErr = a.runner.DryRun(ctx, scope)
+	} else {
+		rep, runErr = a.reconcile(ctx, scope)
+	}
 	progress.Finish()
+	if runErr == nil {
+		heldNotice(stderr, rep)
+		if s.DryRun {
+			fmt.Fprintln(stderr, "refundrecon: dry run: nothing was recorded and no alert was sent")
+		}
+	}
 	if runErr != nil && rep.Run.ID == "" {
 		return runErr // the run could not even start
 	}
