@@ -188,10 +188,10 @@ FROM discrepancies d WHERE d.id IN (SELECT e.discrepancy_id FROM discrepancy_eve
 			return reconcile.HoldEnded{}, fmt.Errorf("release %s: record history: %w", id, err)
 		}
 	}
-	// What is still held goes out now.
+	// What is still held goes out now: each alert was due when the run
+	// enqueued it, and keeps its key.
 	b := newBinder(db.dialect)
-	q := `UPDATE alert_outbox SET held = ` + b.add(db.boolArg(false)) + `, next_attempt_at = ` + b.add(db.timeArg(at)) +
-		` WHERE run_id = ` + b.add(id) + ` AND held`
+	q := `UPDATE alert_outbox SET held = ` + b.add(db.boolArg(false)) + ` WHERE run_id = ` + b.add(id) + ` AND held`
 	res, err := tx.ExecContext(ctx, q, b.args...)
 	if err != nil {
 		return reconcile.HoldEnded{}, fmt.Errorf("%s %s: release alerts: %w", verb, id, err)
