@@ -241,7 +241,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s Session) {
 	now := h.now()
 	d := listData{Who: s.Name, CSRF: s.CSRF, CanReview: s.Role.Allows(reconcile.ActionReview), Filter: f, Kinds: reconcile.KindsWorstFirst(),
 		CanRelease: s.Role.Allows(reconcile.ActionRelease),
-		Statuses: []string{"unresolved", "open", "acknowledged", "resolved", "all"}, GeneratedAt: now}
+		Statuses:   []string{"unresolved", "open", "acknowledged", "resolved", "all"}, GeneratedAt: now}
 	if err := h.summarise(ctx, q, now, &d); err != nil {
 		h.fail(w, "summarise cases", err)
 		return
