@@ -314,7 +314,7 @@ func serve(ctx context.Context, a *app, o serveOptions, sched cron.Schedule, tok
 		Logger:  log,
 		Page: web.New(web.Config{
 			Store: a.db, Tokens: tokens, Logger: log,
-			NextRun: sched.Next, StripeTestMode: o.StripeTestMode,
+			NextRun: nextRunOf(sched), StripeTestMode: o.StripeTestMode,
 		}).WithCheck(a.pageCheck), // support page (cmd_lookup.go)
 		PageRoutes: slices.Concat(web.Routes, web.CheckRoutes),
 	}).WithLookup(a.apiLookup) // POST /api/lookup (cmd_lookup.go)
@@ -440,3 +440,12 @@ func scheduleOff(spec string) bool { return strings.EqualFold(strings.TrimSpace(
 type never struct{}
 
 func (never) Next(time.Time) time.Time { return time.Time{} }
+
+// nextRunOf is sched's Next, or nil with no schedule (SCHEDULE=off): a
+// method value of a nil interface would panic.
+func nextRunOf(sched cron.Schedule) func(time.Time) time.Time {
+	if sched == nil {
+		return nil
+	}
+	return sched.Next
+}
