@@ -75,6 +75,9 @@ const pdSummaryMax = 1024
 
 // Event returns the JSON body Send posts for a.
 func (p *PagerDuty) Event(a reconcile.Alert) ([]byte, error) {
+	if a.Action == reconcile.AlertRunHeld {
+		return p.heldEvent(a)
+	}
 	if a.Digest || len(a.Discrepancies) != 1 {
 		return nil, errors.New("pagerduty: an event is about exactly one case (no digests)")
 	}

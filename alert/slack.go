@@ -112,6 +112,9 @@ func code(s string) string {
 
 // Message returns the JSON body Send posts for a.
 func (s *Slack) Message(a reconcile.Alert) ([]byte, error) {
+	if a.Action == reconcile.AlertRunHeld {
+		return heldSlack(a)
+	}
 	if len(a.Discrepancies) == 0 {
 		return nil, errors.New("slack: alert without a discrepancy")
 	}

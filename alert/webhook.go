@@ -55,6 +55,9 @@ type webhookBody struct {
 
 // Body returns the JSON body of a, sent at now.
 func (w *Webhook) Body(a reconcile.Alert, now time.Time) ([]byte, error) {
+	if a.Action == reconcile.AlertRunHeld {
+		return heldWebhookBody(a, now)
+	}
 	if a.Digest || len(a.Discrepancies) != 1 {
 		return nil, errors.New("webhook: a delivery is about exactly one case (no digests)")
 	}

@@ -33,7 +33,13 @@ const (
 
 // Type returns the action as the generic webhook's "type":
 // "discrepancy.opened", "discrepancy.updated" or "discrepancy.resolved".
-func (a AlertAction) Type() string { return "discrepancy." + string(a) }
+// AlertRunHeld's is "run.held".
+func (a AlertAction) Type() string {
+	if a == AlertRunHeld {
+		return "run." + string(a)
+	}
+	return "discrepancy." + string(a)
+}
 
 // Alert is one message of the alert outbox: one discrepancy's opening or
 // resolution on one channel, or, for a channel that digests, every case one
@@ -68,6 +74,9 @@ type Alert struct {
 	CreatedAt time.Time
 	// Attempts counts the claims, this one included.
 	Attempts int
+	// Held is the held run a run.held alert (AlertRunHeld) announces (such
+	// an alert has no Discrepancies); nil for every other alert.
+	Held *HeldRun
 	// ClaimToken proves the claim when marking the alert delivered or
 	// failed.
 	ClaimToken string

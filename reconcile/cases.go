@@ -256,8 +256,20 @@ func Trend(events []TrendEvent, from, to time.Time) []TrendDay {
 
 // RunList is recent runs, newest first, as `runs --format json` and GET
 // /api/runs print them: {"runs": [{"id", "scope", "status", "started_at",
-// "finished_at", "duration_ms", "counts", "error"}]}, absent values null.
+// "finished_at", "duration_ms", "counts", "error", "held"}]}, absent values
+// null; "held" is {"state", "new_discrepancies", "refunds_in_scope", "by",
+// "at", "note"} for a run that was ever held (hold.go).
 type RunList []Run
+
+// jsonHold is a run's hold in the runs listing.
+type jsonHold struct {
+	State            HoldState `json:"state"`
+	NewDiscrepancies int       `json:"new_discrepancies"`
+	RefundsInScope   int       `json:"refunds_in_scope"`
+	By               *string   `json:"by"`
+	At               *string   `json:"at"`
+	Note             *string   `json:"note"`
+}
 
 // MarshalJSON encodes the list.
 func (l RunList) MarshalJSON() ([]byte, error) {
@@ -270,6 +282,7 @@ func (l RunList) MarshalJSON() ([]byte, error) {
 		DurationMS *int64     `json:"duration_ms"`
 		Counts     jsonCounts `json:"counts"`
 		Error      *string    `json:"error"`
+		Held       *jsonHold  `json:"held"`
 	}
 	out := make([]jsonRun, len(l))
 	for i, r := range l {
@@ -285,6 +298,10 @@ func (l RunList) MarshalJSON() ([]byte, error) {
 		if !r.FinishedAt.IsZero() {
 			ms := r.FinishedAt.Sub(r.StartedAt).Milliseconds()
 			j.DurationMS = &ms
+		}
+		if h := r.Held; h != nil {
+			j.Held = &jsonHold{State: h.State, NewDiscrepancies: h.NewDiscrepancies, RefundsInScope: h.RefundsInScope,
+				By: nullable(h.By), At: nullableTime(h.At), Note: nullable(h.Note)}
 		}
 		out[i] = j
 	}

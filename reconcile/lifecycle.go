@@ -64,6 +64,9 @@ type Changes struct {
 	Changes []Change
 	// Resolved lists the ids of the cases the run resolved, sorted.
 	Resolved []string
+	// Held is set when the run is held (DecideRun, hold.go): the alerts of
+	// Changes wait for release or discard.
+	Held *HeldRun
 }
 
 // Decide decides what a run does to the cases of its scope. stored holds

@@ -47,6 +47,14 @@ type Run struct {
 	Error string
 	// Fence is the lock the run holds, checked when it records its outcome.
 	Fence Fence
+	// Hold is the policy that holds the run's alerts when it opens too many
+	// new cases (hold.go); the zero value never holds.
+	Hold HoldPolicy
+	// Held is the run's hold as stored, for listings; nil for a run never
+	// held.
+	Held *Hold
+	// DryRun: the run records nothing and sends nothing (dryrun.go).
+	DryRun bool
 }
 
 // Report is a run and every discrepancy found in its scope, new or known.

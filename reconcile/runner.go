@@ -37,6 +37,9 @@ type Runner struct {
 	ChargeConcurrency int
 	// Progress, when set, is told how far the run has come (progress.go).
 	Progress func(Progress)
+	// Hold holds a run's alerts when it opens too many new cases
+	// (ALERT_HOLD_NEW, hold.go); the zero value never holds.
+	Hold HoldPolicy
 }
 
 // Timings says where a run spent its time.
@@ -297,7 +300,7 @@ func (r *Runner) reconcile(ctx context.Context, run *Run, now time.Time) (Report
 	// Record what Decide makes of the cases found and judged again.
 	done = timed(&t.Store)
 	run.Status, run.Counts, run.FinishedAt = RunSucceeded, counts, r.now()
-	changes, err := r.Store.FinishRun(ctx, *run, found, s.judged(open, from, to))
+	changes, err := r.finish(ctx, run, found, s.judged(open, from, to))
 	done()
 	if err != nil {
 		return Report{Timings: t}, fmt.Errorf("record run: %w", err)

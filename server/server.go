@@ -114,6 +114,8 @@ func New(cfg Config) *Server {
 	s.route("GET /api/discrepancies", s.Require(reconcile.ActionRead, s.listCases))
 	s.route("GET /api/discrepancies/{id}", s.Require(reconcile.ActionRead, s.showCase))
 	s.route("GET /api/runs", s.Require(reconcile.ActionRead, s.listRuns))
+	s.route("POST /api/runs/{id}/release", s.Require(reconcile.ActionRelease, s.endHold("release")))
+	s.route("POST /api/runs/{id}/discard", s.Require(reconcile.ActionRelease, s.endHold("discard")))
 	s.route("POST /api/customers/{id}/reconcile", s.Require(reconcile.ActionCheck, s.reconcileCustomer))
 	s.route("POST /api/discrepancies/{id}/ack", s.Require(reconcile.ActionReview, s.review("ack")))
 	s.route("POST /api/discrepancies/{id}/resolve", s.Require(reconcile.ActionReview, s.review("resolve")))

@@ -247,8 +247,11 @@ func (db *DB) FinishRun(ctx context.Context, run reconcile.Run, found []reconcil
 	if err != nil {
 		return reconcile.Changes{}, fmt.Errorf("finish run %s: %w", run.ID, err)
 	}
-	ch := reconcile.Decide(at, stored, found, judged)
+	ch := reconcile.DecideRun(run, at, stored, found, judged)
 	if err := db.applyChanges(ctx, tx, run.ID, at, ch); err != nil {
+		return reconcile.Changes{}, fmt.Errorf("finish run %s: %w", run.ID, err)
+	}
+	if err := db.recordHeld(ctx, tx, ch.Held); err != nil {
 		return reconcile.Changes{}, fmt.Errorf("finish run %s: %w", run.ID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -325,6 +328,11 @@ func (db *DB) applyChanges(ctx context.Context, tx *sqlx.Tx, runID string, at ti
 // their columns (ledger refund id; the one gateway refund of an unmatched
 // refund; an id-less row's old fingerprint). Rows are locked on PostgreSQL.
 func (db *DB) lockStored(ctx context.Context, tx *sqlx.Tx, found []reconcile.Discrepancy, judged map[string]string) ([]reconcile.Discrepancy, error) {
+	return db.readStored(ctx, tx, found, judged, true)
+}
+
+// readStored is lockStored, locking the rows only when lock is true.
+func (db *DB) readStored(ctx context.Context, tx *sqlx.Tx, found []reconcile.Discrepancy, judged map[string]string, lock bool) ([]reconcile.Discrepancy, error) {
 	var fps, ledgerIDs, gatewayIDs []string
 	add := func(subj string) {
 		fps = append(fps, subj)
@@ -355,7 +363,7 @@ func (db *DB) lockStored(ctx context.Context, tx *sqlx.Tx, found []reconcile.Dis
 			if key.cond == "gateway_refund_ids" {
 				q += ` AND ledger_refund_id IS NULL`
 			}
-			if db.dialect == DialectPostgres {
+			if lock && db.dialect == DialectPostgres {
 				q += ` FOR UPDATE`
 			}
 			var rows []discrepancyRow

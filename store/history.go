@@ -39,8 +39,7 @@ func (db *DB) Runs(ctx context.Context, limit int) (reconcile.RunList, error) {
 		limit = 20
 	}
 	var rows []runRow
-	err := db.db.SelectContext(ctx, &rows, db.db.Rebind(`SELECT id, status, since, until, customer_id, started_at,
-	finished_at, ledger_refunds, gateway_refunds, matched, discrepancies, error
+	err := db.db.SelectContext(ctx, &rows, db.db.Rebind(`SELECT `+runColumns+`
 FROM runs ORDER BY started_at DESC, id DESC LIMIT ?`), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)

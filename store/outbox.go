@@ -69,6 +69,8 @@ type outboxRow struct {
 	runID         string
 	actor, note   string
 	payload       string
+	// held: the alert of a held run, never claimed until released.
+	held bool
 }
 
 // snapshot is one case in an outbox payload: the discrepancy in the
@@ -158,7 +160,7 @@ func (db *DB) enqueueAlerts(ctx context.Context, tx *sqlx.Tx, runID string, at t
 			ids = append(ids, c.Case.ID)
 		}
 	}
-	if len(ids) == 0 {
+	if len(ids) == 0 && ch.Held == nil {
 		return nil
 	}
 	counters, err := db.cycles(ctx, tx, ids)
@@ -177,6 +179,16 @@ func (db *DB) enqueueAlerts(ctx context.Context, tx *sqlx.Tx, runID string, at t
 			return err
 		}
 		rows = append(rows, more...)
+	}
+	if ch.Held != nil {
+		held, err := heldRows(channels, *ch.Held)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			rows[i].held = true
+		}
+		rows = append(rows, held...)
 	}
 	return db.insertOutbox(ctx, tx, at, rows)
 }
@@ -225,7 +237,7 @@ func (db *DB) insertOutbox(ctx context.Context, tx *sqlx.Tx, at time.Time, rows 
 		b := newBinder(db.dialect)
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO alert_outbox (dedup_key, channel, action, digest, discrepancy_id, cycle,
-	run_id, actor, note, payload, created_at, next_attempt_at) VALUES `)
+	run_id, actor, note, payload, created_at, next_attempt_at, held) VALUES `)
 		for i, r := range chunk {
 			if i > 0 {
 				sb.WriteString(", ")
@@ -234,8 +246,12 @@ func (db *DB) insertOutbox(ctx context.Context, tx *sqlx.Tx, at time.Time, rows 
 			if r.digest {
 				digest = 1
 			}
+			held := 0
+			if r.held {
+				held = 1
+			}
 			vals := []any{r.key, r.channel, string(r.action), digest, nullString(r.discrepancyID), r.cycle,
-				nullString(r.runID), r.actor, r.note, r.payload, ts, ts}
+				nullString(r.runID), r.actor, r.note, r.payload, ts, ts, held}
 			sb.WriteByte('(')
 			for j, v := range vals {
 				if j > 0 {
@@ -259,27 +275,27 @@ func (db *DB) insertOutboxPostgres(ctx context.Context, tx *sqlx.Tx, at time.Tim
 		n := len(chunk)
 		key, channel, action, actor, note, payload := make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n)
-		digest := make([]bool, n)
+		digest, held := make([]bool, n), make([]bool, n)
 		cycle := make([]int64, n)
 		discrepancy, run := make([]sql.NullString, n), make([]sql.NullString, n)
 		for i, r := range chunk {
 			key[i], channel[i], action[i], actor[i], note[i], payload[i] = r.key, r.channel, string(r.action), r.actor, r.note, r.payload
-			digest[i], cycle[i] = r.digest, int64(r.cycle)
+			digest[i], cycle[i], held[i] = r.digest, int64(r.cycle), r.held
 			discrepancy[i] = sql.NullString{String: r.discrepancyID, Valid: r.discrepancyID != ""}
 			run[i] = sql.NullString{String: r.runID, Valid: r.runID != ""}
 		}
 		q := `INSERT INTO alert_outbox (dedup_key, channel, action, digest, discrepancy_id, cycle,
-	run_id, actor, note, payload, created_at, next_attempt_at)
+	run_id, actor, note, payload, created_at, next_attempt_at, held)
 SELECT v.dedup_key, v.channel, v.action, v.digest, v.discrepancy_id, v.cycle,
-	v.run_id, v.actor, v.note, v.payload, $11::timestamptz, $11::timestamptz
+	v.run_id, v.actor, v.note, v.payload, $11::timestamptz, $11::timestamptz, v.held
 FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::integer[], $7::text[],
-	$8::text[], $9::text[], $10::text[]) WITH ORDINALITY
-	AS v(dedup_key, channel, action, digest, discrepancy_id, cycle, run_id, actor, note, payload, n)
+	$8::text[], $9::text[], $10::text[], $12::boolean[]) WITH ORDINALITY
+	AS v(dedup_key, channel, action, digest, discrepancy_id, cycle, run_id, actor, note, payload, held, n)
 ORDER BY v.n
 ON CONFLICT (dedup_key) DO NOTHING`
 		_, err := tx.ExecContext(ctx, q, pq.Array(key), pq.Array(channel), pq.Array(action), pq.Array(digest),
 			pq.Array(discrepancy), pq.Array(cycle), pq.Array(run), pq.Array(actor), pq.Array(note), pq.Array(payload),
-			db.timeArg(at))
+			db.timeArg(at), pq.Array(held))
 		if err != nil {
 			return fmt.Errorf("enqueue alerts: %w", err)
 		}
@@ -331,7 +347,7 @@ func (db *DB) ClaimAlert(ctx context.Context, channels []string, now time.Time, 
 		`, claim_token = ` + b.add(token) + `
 WHERE id = (
 	SELECT o.id FROM alert_outbox o
-	WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ` + b.add(db.timeArg(now)) + `
+	WHERE o.delivered_at IS NULL AND NOT o.held AND o.next_attempt_at <= ` + b.add(db.timeArg(now)) + `
 		AND (o.locked_until IS NULL OR o.locked_until <= ` + b.add(db.timeArg(now)) + `)
 		AND ` + db.idIn(b, "o.channel", channels) + `
 		AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.discrepancy_id = o.discrepancy_id
@@ -356,6 +372,14 @@ RETURNING ` + claimedColumns
 		ID: r.ID, Key: r.Key, Channel: r.Channel, Action: reconcile.AlertAction(r.Action), Digest: r.Digest,
 		DiscrepancyID: r.DiscrepancyID.String, Cycle: r.Cycle, RunID: r.RunID.String,
 		Actor: r.Actor, Note: r.Note, CreatedAt: r.CreatedAt.Time, Attempts: r.Attempts, ClaimToken: token,
+	}
+	if a.Action == reconcile.AlertRunHeld {
+		var h reconcile.HeldRun
+		if err := json.Unmarshal([]byte(r.Payload), &h); err != nil {
+			return reconcile.Alert{}, false, fmt.Errorf("claim alert %d: decode payload: %w", r.ID, err)
+		}
+		a.Held = &h
+		return a, true, nil
 	}
 	var snaps []snapshot
 	if err := json.Unmarshal([]byte(r.Payload), &snaps); err != nil {
@@ -427,7 +451,7 @@ func (db *DB) NextAlertDue(ctx context.Context, channels []string) (t time.Time,
 	}
 	b := newBinder(db.dialect)
 	q := `SELECT MIN(CASE WHEN o.locked_until > o.next_attempt_at THEN o.locked_until ELSE o.next_attempt_at END)
-FROM alert_outbox o WHERE o.delivered_at IS NULL AND ` + db.idIn(b, "o.channel", channels) + `
+FROM alert_outbox o WHERE o.delivered_at IS NULL AND NOT o.held AND ` + db.idIn(b, "o.channel", channels) + `
 	AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.discrepancy_id = o.discrepancy_id
 		AND p.channel = o.channel AND p.id < o.id AND p.delivered_at IS NULL)`
 	var next dbTime
@@ -454,13 +478,15 @@ type OutboxEntry struct {
 	NextAttemptAt time.Time
 	DeliveredAt   time.Time // zero while pending
 	LastError     string
+	// Held: the alert of a held run, waiting for release.
+	Held bool
 }
 
 // Outbox lists the alerts of the outbox in the order they were enqueued;
 // the undelivered ones only when pending is true.
 func (db *DB) Outbox(ctx context.Context, pending bool) ([]OutboxEntry, error) {
 	q := `SELECT id, dedup_key, channel, action, digest, discrepancy_id, cycle, run_id, actor, note, created_at,
-	attempts, next_attempt_at, delivered_at, last_error FROM alert_outbox`
+	attempts, next_attempt_at, delivered_at, last_error, held FROM alert_outbox`
 	if pending {
 		q += ` WHERE delivered_at IS NULL`
 	}
@@ -471,6 +497,7 @@ func (db *DB) Outbox(ctx context.Context, pending bool) ([]OutboxEntry, error) {
 		NextAttemptAt dbTime `db:"next_attempt_at"`
 		DeliveredAt   dbTime `db:"delivered_at"`
 		LastError     string `db:"last_error"`
+		Held          bool   `db:"held"`
 	}
 	if err := db.db.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("list alert outbox: %w", err)
@@ -481,7 +508,7 @@ func (db *DB) Outbox(ctx context.Context, pending bool) ([]OutboxEntry, error) {
 			ID: r.ID, Key: r.Key, Channel: r.Channel, Action: reconcile.AlertAction(r.Action), Digest: r.Digest,
 			DiscrepancyID: r.DiscrepancyID.String, Cycle: r.Cycle, RunID: r.RunID.String, Actor: r.Actor, Note: r.Note,
 			CreatedAt: r.CreatedAt.Time, Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.Time,
-			DeliveredAt: r.DeliveredAt.Time, LastError: r.LastError,
+			DeliveredAt: r.DeliveredAt.Time, LastError: r.LastError, Held: r.Held,
 		}
 	}
 	return out, nil

@@ -24,10 +24,20 @@ type runRow struct {
 	Matched        int64          `db:"matched"`
 	Discrepancies  int64          `db:"discrepancies"`
 	Error          string         `db:"error"`
+	Hold           string         `db:"hold"`
+	HoldNew        int64          `db:"hold_new"`
+	HoldRefunds    int64          `db:"hold_refunds"`
+	HoldBy         string         `db:"hold_by"`
+	HoldAt         dbTime         `db:"hold_at"`
+	HoldNote       string         `db:"hold_note"`
 }
 
+// runColumns are the columns of runRow.
+const runColumns = `id, status, since, until, customer_id, started_at, finished_at, ledger_refunds,
+	gateway_refunds, matched, discrepancies, error, hold, hold_new, hold_refunds, hold_by, hold_at, hold_note`
+
 func (r runRow) run() reconcile.Run {
-	return reconcile.Run{
+	run := reconcile.Run{
 		ID: r.ID,
 		Scope: reconcile.Scope{
 			Since:      r.Since.Time,
@@ -45,6 +55,14 @@ func (r runRow) run() reconcile.Run {
 		},
 		Error: r.Error,
 	}
+	if r.Hold != "" {
+		run.Held = &reconcile.Hold{State: reconcile.HoldState(r.Hold), NewDiscrepancies: int(r.HoldNew),
+			RefundsInScope: int(r.HoldRefunds), By: r.HoldBy, At: r.HoldAt.Time, Note: r.HoldNote}
+		if run.Held.State == reconcile.HoldWaiting {
+			run.Status = reconcile.RunHeld
+		}
+	}
+	return run
 }
 
 // orNow returns t, or the store's clock when t is zero.
@@ -100,9 +118,7 @@ VALUES (` + b.add(run.ID) + `, ` + b.add(string(run.Status)) + `, ` +
 // Run returns the run with id, or an error wrapping reconcile.ErrNotFound.
 func (db *DB) Run(ctx context.Context, id string) (reconcile.Run, error) {
 	var r runRow
-	err := db.db.GetContext(ctx, &r, db.db.Rebind(`SELECT id, status, since, until, customer_id, started_at,
-	finished_at, ledger_refunds, gateway_refunds, matched, discrepancies, error
-FROM runs WHERE id = ?`), id)
+	err := db.db.GetContext(ctx, &r, db.db.Rebind(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return reconcile.Run{}, fmt.Errorf("run %s: %w", id, reconcile.ErrNotFound)
 	}

@@ -198,6 +198,10 @@ type listData struct {
 	Export, Back string
 	Flash        string
 	GeneratedAt  time.Time
+	// Held are the runs whose alerts wait (held.go); CanRelease: the
+	// session's role may release or discard them.
+	Held       []heldBanner
+	CanRelease bool
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, s Session) {
@@ -216,7 +220,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	now := h.now()
 	d := listData{Who: s.Name, CSRF: s.CSRF, CanReview: s.Role.Allows(reconcile.ActionReview), Filter: f, Kinds: reconcile.KindsWorstFirst(),
-		Statuses: []string{"unresolved", "open", "acknowledged", "resolved", "all"}, GeneratedAt: now}
+		CanRelease: s.Role.Allows(reconcile.ActionRelease),
+		Statuses:   []string{"unresolved", "open", "acknowledged", "resolved", "all"}, GeneratedAt: now}
 	if err := h.summarise(ctx, q, now, &d); err != nil {
 		h.fail(w, "summarise cases", err)
 		return
@@ -298,6 +303,7 @@ func (h *Handler) summarise(ctx context.Context, q reconcile.CaseFilter, now tim
 	if err != nil {
 		return err
 	}
+	d.Held = heldBanners(runs)
 	// Freshness is the last run over every customer (the nightly one), not a
 	// support agent's check of one customer.
 	if i := slices.IndexFunc(runs, func(r reconcile.Run) bool { return r.Scope.CustomerID == "" }); i > 0 {

@@ -99,7 +99,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 
 // Routes the page serves; serve mounts them on its mux.
 var Routes = []string{"GET /{$}", "GET /login", "POST /login", "POST /logout", "GET /cases/{id}",
-	"POST /cases/{id}/ack", "POST /cases/{id}/resolve", "GET /export.csv", "POST /cases/ack"}
+	"POST /cases/{id}/ack", "POST /cases/{id}/resolve", "GET /export.csv", "POST /cases/ack",
+	"POST /runs/{id}/release", "POST /runs/{id}/discard"}
 
 // New builds the page's handler.
 func New(cfg Config) *Handler {
@@ -123,6 +124,8 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /cases/{id}/resolve", h.Require(reconcile.ActionReview, h.review("resolve")))
 	h.mux.HandleFunc("GET /export.csv", h.Require(reconcile.ActionRead, h.export))
 	h.mux.HandleFunc("POST /cases/ack", h.Require(reconcile.ActionReview, h.bulkAck))
+	h.mux.HandleFunc(HeldRoutes[0], h.Require(reconcile.ActionRelease, h.endHold("release")))
+	h.mux.HandleFunc(HeldRoutes[1], h.Require(reconcile.ActionRelease, h.endHold("discard")))
 	return h
 }
 

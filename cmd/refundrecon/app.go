@@ -74,6 +74,8 @@ func openApp(ctx context.Context, s *settings, stderr io.Writer) (*app, error) {
 			FormatMoney:   money.Format,
 		},
 		Margin: s.Margin,
+		// A run that opens too many new cases holds their alerts.
+		Hold:   reconcile.HoldPolicy{Share: s.HoldNew, Min: reconcile.DefaultHoldMin},
 		Logger: a.log,
 		// The adapter is safe for concurrent use and paces all workers
 		// with one limiter (STRIPE_MAX_RPS).

@@ -61,6 +61,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	format := fs.String("format", "text", "text or json")
 	exitCode := fs.Bool("exit-code", false, "exit 3 when open discrepancies remain in scope")
 	fs.BoolVar(&s.FullSync, "full", false, "list the whole window from Stripe, whatever was fetched before")
+	fs.BoolVar(&s.DryRun, "dry-run", false, "read and judge as a run does and print the report; record nothing, send nothing")
 	pos, err := e.parse(args)
 	if err != nil {
 		return err
@@ -134,8 +135,24 @@ func reconcileAndReport(ctx context.Context, s *settings, scope reconcile.Scope,
 		a.runner.Progress = progress.Update
 	}
 	progress.Start()
-	rep, runErr := a.reconcile(ctx, scope)
+	var rep reconcile.Report
+	var runErr error
+	if s.DryRun {
+		// No lock, no hooks (no alert delivery): nothing is written or sent.
+		// Stripe is read live, never through the mirror, whose sync would
+		// write the state database.
+		a.runner.Gateway = a.gateway
+		rep, runErr = a.runner.DryRun(ctx, scope)
+	} else {
+		rep, runErr = a.reconcile(ctx, scope)
+	}
 	progress.Finish()
+	if runErr == nil {
+		heldNotice(stderr, rep)
+		if s.DryRun {
+			fmt.Fprintln(stderr, "refundrecon: dry run: nothing was recorded and no alert was sent")
+		}
+	}
 	if runErr != nil && rep.Run.ID == "" {
 		return runErr // the run could not even start
 	}

@@ -83,6 +83,23 @@ func commands() []command {
 				"refundrecon resolve dsc_01J2ZK --by alice --note 'refunded again by bank transfer'",
 				"refundrecon resolve dsc_01J2ZK --by bob --note 'ledger corrected'",
 			}},
+		{Name: "runs", Summary: "recent runs: id, scope, status (held ones too), counts, timings", Run: cmdRuns,
+			Examples: []string{
+				"refundrecon runs",
+				"refundrecon runs --limit 5 --format json",
+			}},
+		{Name: "release", Summary: "send the alerts a held run held (each once), kept in the audit trail",
+			Run: cmdHold("release"), Args: "RUN_ID", ArgsHelp: []string{"RUN_ID  the held run's id (run_…; see 'refundrecon runs')"},
+			Examples: []string{
+				"refundrecon release run_20260301T020000Z_3fa1 --by alice",
+				"SLACK_WEBHOOK_URL=https://hooks.slack.com/services/… refundrecon release run_20260301T020000Z_3fa1 --by bob",
+			}},
+		{Name: "discard", Summary: "resolve the cases a held run alone opened, without their alerts, kept in the audit trail",
+			Run: cmdHold("discard"), Args: "RUN_ID", ArgsHelp: []string{"RUN_ID  the held run's id (run_…; see 'refundrecon runs')"},
+			Examples: []string{
+				"refundrecon discard run_20260301T020000Z_3fa1 --by alice --note 'LEDGER_QUERY read amounts in dollars'",
+				"refundrecon discard run_20260301T020000Z_3fa1 --by bob --note 'wrong ledger database'",
+			}},
 		{Name: "serve", Summary: "the nightly schedule, the HTTP API, the finance page, /metrics and Stripe webhooks", Run: cmdServe,
 			Examples: []string{
 				"API_TOKENS=alice:$(openssl rand -hex 16) refundrecon serve",

@@ -43,6 +43,10 @@ type settings struct {
 	AlertWebhookSecret  string
 	// Alert grades, groups and retries alerts (alerts.go).
 	Alert alertOptions
+	// HoldNew is ALERT_HOLD_NEW (cmd_held.go).
+	HoldNew float64
+	// DryRun is run --dry-run: judge, record nothing, send nothing.
+	DryRun bool
 }
 
 // envFlags defines flags that fall back on environment variables. A bad
@@ -185,6 +189,8 @@ func newFlags(name string, getenv func(string) string, s *settings, groups flagG
 		e.duration(&s.Grace, "grace", "GRACE", reconcile.DefaultGrace, "in-flight records younger than this are not flagged")
 		e.duration(&s.PendingAfter, "pending-after", "PENDING_AFTER", reconcile.DefaultPendingAfter, "a gateway refund pending longer than this is flagged")
 		e.duration(&s.Margin, "margin", "MARGIN", reconcile.DefaultMargin, "read both sides this much around the window")
+		e.share(&s.HoldNew, "alert-hold-new", "ALERT_HOLD_NEW", reconcile.DefaultHoldShare,
+			"hold a run's alerts when it opens more new cases than this share of its refunds (and at least 20): 0 to 1")
 	}
 	if groups&useSync != 0 {
 		e.duration(&s.FullSyncEvery, "full-sync-every", "FULL_SYNC_EVERY", reconcile.DefaultFullSyncEvery, "list the whole window from Stripe this often; in between, fetch only what changed")

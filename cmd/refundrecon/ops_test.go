@@ -200,7 +200,7 @@ func TestCompletionBash(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{"refundrecon", "ru"}, "run"},
+		{[]string{"refundrecon", "ru"}, "run runs"}, // the contract has both
 		{[]string{"refundrecon", "ledger", "im"}, "import"},
 		{[]string{"refundrecon", "run", "--exit"}, "--exit-code"},
 		{[]string{"refundrecon", "report", "--format", "c"}, "csv"},
