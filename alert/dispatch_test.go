@@ -240,6 +240,40 @@ func TestDrainRetries(t *testing.T) {
 	})
 }
 
+// slowNextDue is an outbox whose NextAlertDue takes a while: the clock
+// moves by step during each call, as a loaded machine's would.
+type slowNextDue struct {
+	alert.Outbox
+	clk  *fakeClock
+	step time.Duration
+}
+
+func (o slowNextDue) NextAlertDue(ctx context.Context, channels []string) (time.Time, bool, error) {
+	next, ok, err := o.Outbox.NextAlertDue(ctx, channels)
+	o.clk.Set(o.clk.Now().Add(o.step))
+	return next, ok, err
+}
+
+// A channel's pause that ends while Drain asks the outbox what is due next
+// still counts: Drain retries it instead of stopping with the alert
+// pending. (cmd's TestAlertsRetryUntilAccepted failed now and then on this:
+// "webhook got 2 requests, 0 accepted".)
+func TestDrainRetriesWhenThePauseEndsDuringItsQuery(t *testing.T) {
+	db := storetest.SQLite(t)
+	r := newReceiver(t, 200, 500, 500)
+	enqueue(t, db, []store.AlertChannel{{Name: alert.WebhookName}}, "run_1", 1)
+	clk := &fakeClock{t: now}
+	d := &alert.Dispatcher{Outbox: slowNextDue{Outbox: db, clk: clk, step: time.Minute}, Backoff: time.Second, Now: clk.Now,
+		Channels: []alert.Channel{&alert.Webhook{URL: r.srv.URL, Secret: "s", Now: clk.Now}}}
+	st, err := d.Drain(context.Background(), time.Hour)
+	if err != nil || st != (alert.Stats{Delivered: 1, Failed: 2}) {
+		t.Fatalf("Drain = %+v, %v; want 1 delivered after 2 failures", st, err)
+	}
+	if n := len(r.requests()); n != 3 {
+		t.Fatalf("%d requests, want 3", n)
+	}
+}
+
 // Drain gives up at its wait and leaves the rest pending.
 func TestDrainStopsAtItsWait(t *testing.T) {
 	db := storetest.SQLite(t)
