@@ -18,11 +18,18 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DA
 build: ## build bin/refundrecon, stamped with VERSION, COMMIT and DATE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/refundrecon
 
+# go test's default -timeout of 10 minutes per package is a speed
+# assumption: on a loaded machine internal/deploycheck's binary builds alone
+# exceeded it. Tests wait on conditions, not on the clock; TEST_TIMEOUT only
+# bounds a hung package. CI's job allows 90 minutes; an unloaded run takes
+# well under 15.
+TEST_TIMEOUT ?= 30m
+
 test: ## run every test; finds PostgreSQL or starts a throwaway one
-	./scripts/with-postgres.sh $(GO) test -count=1 -race ./...
+	./scripts/with-postgres.sh $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) ./...
 
 test-short: ## run the tests that need no database
-	$(GO) test -count=1 -short ./...
+	$(GO) test -count=1 -short -timeout $(TEST_TIMEOUT) ./...
 
 lint: tidy-check ## gofmt, go vet, staticcheck, go mod tidy
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -78,4 +85,4 @@ docker-steps: ## deploy/Dockerfile's build steps without Docker: bin/docker/out/
 	cd $(DOCKER_ROOT)/src && mkdir -p $(DOCKER_ROOT)/out/data
 
 deploy-check: ## validate deploy/ offline: kustomize, compose, systemd units, Dockerfile, static binary, promtool rules
-	$(GO) test -count=1 -v ./internal/deploycheck/
+	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./internal/deploycheck/

@@ -96,9 +96,8 @@ func (d *Dispatcher) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// active returns the channels not paused now.
-func (d *Dispatcher) active(paused map[string]time.Time) []string {
-	now := d.now()
+// active returns the channels not paused at now.
+func (d *Dispatcher) active(paused map[string]time.Time, now time.Time) []string {
 	var names []string
 	for _, c := range d.Channels {
 		if until, ok := paused[c.Name()]; !ok || !now.Before(until) {
@@ -111,12 +110,17 @@ func (d *Dispatcher) active(paused map[string]time.Time) []string {
 // wake returns when the next pass may do something: the first alert due on
 // a channel not paused, or the end of the first pause. ok is false when
 // nothing is pending.
+//
+// Both halves judge the pauses at one instant: a channel whose pause ended
+// while NextAlertDue ran was otherwise left out of both (not active before
+// the query, no longer paused after it), and Drain stopped with its retry
+// pending.
 func (d *Dispatcher) wake(ctx context.Context, paused map[string]time.Time) (time.Time, bool, error) {
-	next, ok, err := d.Outbox.NextAlertDue(ctx, d.active(paused))
+	now := d.now()
+	next, ok, err := d.Outbox.NextAlertDue(ctx, d.active(paused, now))
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	now := d.now()
 	for _, until := range paused {
 		if until.After(now) && (!ok || until.Before(next)) {
 			next, ok = until, true
@@ -165,7 +169,7 @@ func (d *Dispatcher) deliver(ctx context.Context, paused map[string]time.Time) (
 		}
 	}()
 	for ctx.Err() == nil {
-		active := d.active(paused)
+		active := d.active(paused, d.now())
 		if len(active) == 0 {
 			break
 		}

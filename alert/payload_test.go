@@ -474,14 +474,13 @@ func TestSendHonoursContext(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(hang)
+	// The receiver answers only when the test ends: a send that outlived
+	// its context would not return (go test's timeout fails it), so the
+	// test needs no bound of its own on how fast the send gives up.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	err := (&alert.Webhook{URL: srv.URL, Secret: "s", Now: clock}).Send(ctx, opened(failed()))
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a deadline", err)
-	}
-	if time.Since(start) > 5*time.Second {
-		t.Fatal("the send outlived its context")
 	}
 }

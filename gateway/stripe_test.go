@@ -640,17 +640,16 @@ func TestCancel(t *testing.T) {
 	s, _ := testGateway(t, srv.URL, nil)
 
 	t.Run("during a slow answer", func(t *testing.T) {
-		f.InjectFault(fakestripe.Fault{PathPrefix: "/v1/refunds", Delay: 10 * time.Second, Count: 100})
+		// The answer takes an hour: only a listing that stops at the cancel
+		// returns within the test, so no bound on how fast it does is needed
+		// (a 3 s bound against a 10 s answer could lie on a loaded machine).
+		f.InjectFault(fakestripe.Fault{PathPrefix: "/v1/refunds", Delay: time.Hour, Count: 100})
 		defer f.ClearFaults()
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
-		start := time.Now()
 		_, err := collect(t, s, ctx, day0, day0.Add(time.Hour))
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Refunds: %v, want context.Canceled", err)
-		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("Refunds took %v after the cancel", d)
 		}
 	})
 	t.Run("during a backoff", func(t *testing.T) {
@@ -661,10 +660,10 @@ func TestCancel(t *testing.T) {
 		defer f.ClearFaults()
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
-		start := time.Now()
+		// The backoff is an hour: returning at all means the cancel cut it.
 		_, err := slow.ChargeRefunds(ctx, "ch_k_1")
-		if !errors.Is(err, context.Canceled) || time.Since(start) > 3*time.Second {
-			t.Errorf("ChargeRefunds: %v after %v, want context.Canceled at once", err, time.Since(start))
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("ChargeRefunds: %v, want context.Canceled", err)
 		}
 	})
 	t.Run("already cancelled", func(t *testing.T) {

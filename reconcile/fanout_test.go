@@ -7,19 +7,27 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
-// slowGateway answers ChargeRefunds after a pause, counting how many calls
-// overlap; it is safe for concurrent use.
+// slowGateway holds every ChargeRefunds call until overlap calls have run at
+// once, counting how many calls overlap; it is safe for concurrent use.
+// Holding on that condition rather than for a pause keeps the count true on
+// a loaded machine, where a short pause could end before the next worker
+// even started.
 type slowGateway struct {
 	Gateway // only ChargeRefunds is called
-	pause   time.Duration
+	overlap int32
 	fail    string
 	running atomic.Int32
 	most    atomic.Int32
+	reached chan struct{}
+	once    sync.Once
 	mu      sync.Mutex
 	seen    []string
+}
+
+func newSlowGateway(overlap int, fail string) *slowGateway {
+	return &slowGateway{overlap: int32(overlap), fail: fail, reached: make(chan struct{})}
 }
 
 func (g *slowGateway) ChargeRefunds(ctx context.Context, ch string) ([]GatewayRefund, error) {
@@ -27,11 +35,14 @@ func (g *slowGateway) ChargeRefunds(ctx context.Context, ch string) ([]GatewayRe
 	defer g.running.Add(-1)
 	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
 	}
+	if g.most.Load() >= g.overlap {
+		g.once.Do(func() { close(g.reached) })
+	}
 	g.mu.Lock()
 	g.seen = append(g.seen, ch)
 	g.mu.Unlock()
 	select {
-	case <-time.After(g.pause):
+	case <-g.reached:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -47,7 +58,7 @@ func TestChargesRefunds(t *testing.T) {
 		ids[i] = fmt.Sprintf("ch_%02d", i)
 	}
 	for _, conc := range []int{0, 1, 4} {
-		g := &slowGateway{pause: 5 * time.Millisecond}
+		g := newSlowGateway(max(conc, 1), "")
 		r := &Runner{Gateway: g, ChargeConcurrency: conc}
 		lists, err := r.chargesRefunds(context.Background(), ids)
 		if err != nil {
@@ -63,7 +74,7 @@ func TestChargesRefunds(t *testing.T) {
 		}
 	}
 
-	g := &slowGateway{pause: 5 * time.Millisecond, fail: "ch_03"}
+	g := newSlowGateway(4, "ch_03")
 	r := &Runner{Gateway: g, ChargeConcurrency: 4}
 	_, err := r.chargesRefunds(context.Background(), ids)
 	if err == nil || err.Error() != "list refunds of charge ch_03: stripe answered 500" {

@@ -43,14 +43,24 @@ func testLogger() (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
+// waitFor polls cond until it holds; it fails the test shortly before go
+// test's deadline, never after a fixed time a loaded machine may need.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	var deadline <-chan time.Time
+	if d, ok := t.Deadline(); ok {
+		timer := time.NewTimer(time.Until(d) - 10*time.Second)
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -139,7 +149,7 @@ func TestFiresOnSchedule(t *testing.T) {
 	}})
 	s.Start(context.Background())
 	waitFor(t, "three runs", func() bool { mu.Lock(); defer mu.Unlock(); return len(slots) >= 3 })
-	if err := s.Stop(time.Second); err != nil {
+	if err := s.Stop(time.Minute); err != nil { // returns when the run ends: a bound on a hang, not a wait
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -180,7 +190,7 @@ func TestOverlappingFiringsSkip(t *testing.T) {
 	}
 	close(release)
 	waitFor(t, "a run after the slow one", func() bool { return runs.Load() >= 2 })
-	if err := s.Stop(time.Second); err != nil {
+	if err := s.Stop(time.Minute); err != nil { // returns when the run ends: a bound on a hang, not a wait
 		t.Fatal(err)
 	}
 	if maxRunning.Load() != 1 {
@@ -205,7 +215,7 @@ func TestPanicRecoveredAndScheduleContinues(t *testing.T) {
 		}})
 	s.Start(context.Background())
 	waitFor(t, "runs after the panic", func() bool { return runs.Load() >= 3 })
-	if err := s.Stop(time.Second); err != nil {
+	if err := s.Stop(time.Minute); err != nil { // returns when the run ends: a bound on a hang, not a wait
 		t.Fatal(err)
 	}
 	if panics.Load() != 1 {
@@ -251,16 +261,23 @@ func TestStopGraceThenCancel(t *testing.T) {
 	// A run that ends within the grace period is waited for, not cancelled.
 	var done atomic.Bool
 	started2 := make(chan struct{})
+	// The run ends when the test lets it (not after a pause that a loaded
+	// machine could stretch past a short grace period); the grace period is
+	// an hour, so only a Stop that does not wait, or cancels early, fails.
+	finish := make(chan struct{})
 	s2 := New(Config{Schedule: every(time.Hour), Logger: log, Job: func(ctx context.Context, slot time.Time) error {
 		close(started2)
-		time.Sleep(150 * time.Millisecond)
+		<-finish
 		done.Store(ctx.Err() == nil)
 		return nil
 	}})
 	s2.Start(context.Background())
 	go s2.Trigger()
 	<-started2
-	if err := s2.Stop(2 * time.Second); err != nil || !done.Load() {
+	stopped := make(chan error, 1)
+	go func() { stopped <- s2.Stop(time.Hour) }()
+	close(finish)
+	if err := <-stopped; err != nil || !done.Load() {
 		t.Fatalf("Stop = %v, finished uncancelled = %v", err, done.Load())
 	}
 }

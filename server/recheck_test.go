@@ -79,7 +79,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // fire waits until the worker waits on a timer and moves the time to it.
 func (c *fakeClock) fire(t *testing.T) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := nearDeadline(t)
 	for {
 		c.mu.Lock()
 		var next *fakeTimer
@@ -159,7 +159,7 @@ func (r *recorder) waitCheck(t *testing.T) string {
 	select {
 	case c := <-r.checked:
 		return c
-	case <-time.After(10 * time.Second):
+	case <-nearDeadline(t):
 		t.Fatal("no check came")
 		return ""
 	}
@@ -397,7 +397,7 @@ func TestRecheckStopFinishesTheCheckInFlight(t *testing.T) {
 	close(r.hold)
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-nearDeadline(t):
 		t.Fatal("Run did not return after Stop")
 	}
 	if c, _ := r.snapshot(); len(c) != 1 {
@@ -425,7 +425,7 @@ func TestRecheckCancelEndsTheCheckInFlight(t *testing.T) {
 	cancel()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-nearDeadline(t):
 		t.Fatal("Run did not return after its context ended")
 	}
 	if got := r.waitCheck(t); got != "cus_1" && got != "cus_2" {
@@ -436,4 +436,15 @@ func TestRecheckCancelEndsTheCheckInFlight(t *testing.T) {
 		t.Fatalf("a second check %q after cancel", c)
 	default:
 	}
+}
+
+// nearDeadline fires 10 s before go test's deadline (-timeout), or never
+// when there is none: waits on a condition fail there, not after a fixed
+// few seconds that a loaded machine may need.
+func nearDeadline(t *testing.T) <-chan time.Time {
+	d, ok := t.Deadline()
+	if !ok {
+		return nil
+	}
+	return time.After(time.Until(d) - 10*time.Second)
 }

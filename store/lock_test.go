@@ -195,7 +195,7 @@ func TestLockPostgresSessionDies(t *testing.T) {
 	}
 	select {
 	case <-l.Lost():
-	case <-time.After(5 * time.Second):
+	case <-nearDeadline(t):
 		t.Fatal("the holder did not notice its session died")
 	}
 	mustLock(t, two, store.LockReconcile)
@@ -247,7 +247,7 @@ func TestLockSQLiteLease(t *testing.T) {
 	}
 	select {
 	case <-l.Lost():
-	case <-time.After(3 * time.Second):
+	case <-nearDeadline(t):
 		t.Fatal("a lock taken over was not reported lost")
 	}
 	if err := l.Release(ctx); err != nil {
@@ -390,7 +390,7 @@ func TestLockLostRunCannotCommit(t *testing.T) {
 // waitFor polls cond until it holds, failing the test after a deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := nearDeadline(t)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
@@ -400,4 +400,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		case <-tick.C:
 		}
 	}
+}
+
+// nearDeadline fires 10 s before go test's deadline (-timeout), or never
+// when there is none: waits on a condition fail there, not after a fixed
+// few seconds that a loaded machine may need.
+func nearDeadline(t *testing.T) <-chan time.Time {
+	d, ok := t.Deadline()
+	if !ok {
+		return nil
+	}
+	return time.After(time.Until(d) - 10*time.Second)
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/refundrecon/refundrecon/reconcile"
 )
@@ -361,7 +363,7 @@ WHERE id = (
 	q += `)
 RETURNING ` + claimedColumns
 	var r claimedRow
-	err = db.db.GetContext(ctx, &r, q, b.args...)
+	err = db.retryBusy(ctx, func() error { return db.db.GetContext(ctx, &r, q, b.args...) })
 	if errors.Is(err, sql.ErrNoRows) {
 		return reconcile.Alert{}, false, nil
 	}
@@ -427,7 +429,11 @@ WHERE id = ` + b.add(a.ID) + ` AND claim_token = ` + b.add(a.ClaimToken) + ` AND
 }
 
 func (db *DB) updateClaimed(ctx context.Context, a reconcile.Alert, op, q string, args []any) error {
-	res, err := db.db.ExecContext(ctx, q, args...)
+	var res sql.Result
+	err := db.retryBusy(ctx, func() (err error) {
+		res, err = db.db.ExecContext(ctx, q, args...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s %d: %w", op, a.ID, err)
 	}
@@ -512,4 +518,38 @@ func (db *DB) Outbox(ctx context.Context, pending bool) ([]OutboxEntry, error) {
 		}
 	}
 	return out, nil
+}
+
+// retryBusy runs stmt, a single autocommit statement, again while SQLite
+// answers SQLITE_BUSY and ctx lasts. SQLite's busy handler polls with
+// sleeps of up to 100 ms and is not fair: with several processes claiming
+// alerts back to back, a waiter can lose every poll to the others for
+// longer than busy_timeout on a loaded machine (TestOutbox's
+// ConcurrentClaims failed so after 50 s at a load average of 20). A
+// statement that failed busy changed nothing, so running it again is safe;
+// ctx, not the machine's speed, bounds the wait. PostgreSQL waits on its
+// row locks itself: stmt runs once.
+func (db *DB) retryBusy(ctx context.Context, stmt func() error) error {
+	for {
+		err := stmt()
+		if db.dialect != DialectSQLite || !isSQLiteBusy(err) || ctx.Err() != nil {
+			return err
+		}
+		// Most busy answers come after busy_timeout; one that came at once
+		// (a stale WAL snapshot) must not make this loop spin.
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY (any extended
+// code), after which the statement changed nothing.
+func isSQLiteBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }

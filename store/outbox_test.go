@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,6 +28,7 @@ func TestOutbox(t *testing.T) {
 				{"ClaimLeaseAndMarks", testOutboxClaim},
 				{"OrderPerCaseAndChannel", testOutboxOrder},
 				{"ConcurrentClaims", testOutboxConcurrentClaims},
+				{"ClaimOutlastsBusyTimeout", testOutboxClaimOutlastsBusyTimeout},
 				{"SkipLocked", testOutboxSkipLocked},
 				{"Review", testReview},
 			}
@@ -375,6 +375,59 @@ func testOutboxConcurrentClaims(t *testing.T, b backend) {
 	}
 }
 
+// On SQLite a claim that finds another process writing for longer than
+// busy_timeout waits for it (as long as its context lasts) instead of
+// failing with SQLITE_BUSY: on a loaded machine the busy handler's polls
+// can lose to other writers for longer than any fixed timeout.
+func testOutboxClaimOutlastsBusyTimeout(t *testing.T, b backend) {
+	if b.name != store.DialectSQLite {
+		t.Skip("PostgreSQL waits on row locks without a busy timeout")
+	}
+	ctx := ctxFor(t)
+	url := b.url(t)
+	db := openAt(t, url)
+	db.SetAlertChannels([]store.AlertChannel{{Name: "pagerduty"}})
+	d := disc(reconcile.GatewayFailed, "lr_1", "cus_1", "re_1")
+	finish(t, db, "run_1", ts(0), []reconcile.Discrepancy{d})
+
+	// Another process writes; the claimer gives SQLite 1 ms per try.
+	holder := openAt(t, url)
+	tx, err := holder.SQLX().BeginTxx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE alert_outbox SET attempts = attempts`); err != nil {
+		t.Fatal(err)
+	}
+	claimer := openAt(t, url+"?_pragma=busy_timeout(1)")
+	type result struct {
+		a   reconcile.Alert
+		ok  bool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, ok, err := claimer.ClaimAlert(ctx, []string{"pagerduty"}, ts(time.Minute), time.Hour)
+		done <- result{a, ok, err}
+	}()
+	// The claim must not return while the lock is held. Holding it for a
+	// spell lets a claim without the retry fail (its 1 ms busy timeout
+	// ends long before); the spell only sets how hard this is checked: a
+	// correct claim passes however slow the machine.
+	select {
+	case r := <-done:
+		t.Fatalf("the claim returned while another process wrote: %+v %v %v", r.a, r.ok, r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || !r.ok || r.a.DiscrepancyID != d.ID {
+		t.Fatalf("claim after the writer ended: %+v %v %v", r.a, r.ok, r.err)
+	}
+}
+
 // On PostgreSQL a claim skips the rows another transaction holds instead
 // of waiting for them, or claiming them after it.
 func testOutboxSkipLocked(t *testing.T, b backend) {
@@ -397,13 +450,13 @@ func testOutboxSkipLocked(t *testing.T, b backend) {
 	if _, err := tx.ExecContext(ctx, `SELECT id FROM alert_outbox WHERE discrepancy_id = $1 FOR UPDATE`, d1.ID); err != nil {
 		t.Fatal(err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	a, ok, err := db.ClaimAlert(cctx, []string{"pagerduty"}, ts(time.Minute), time.Minute)
+	// A claim that waited on the locked row would wait until the test ends:
+	// no fixed bound on "at once" (3 s could lie on a loaded machine).
+	a, ok, err := db.ClaimAlert(ctx, []string{"pagerduty"}, ts(time.Minute), time.Minute)
 	if err != nil || !ok || a.DiscrepancyID != d2.ID {
 		t.Fatalf("claim beside a locked row = %+v, %v, %v; want the second alert at once", a, ok, err)
 	}
-	if _, ok, err := db.ClaimAlert(cctx, []string{"pagerduty"}, ts(time.Minute), time.Minute); ok || err != nil {
+	if _, ok, err := db.ClaimAlert(ctx, []string{"pagerduty"}, ts(time.Minute), time.Minute); ok || err != nil {
 		t.Fatalf("claimed the locked row: %v %v", ok, err)
 	}
 }

@@ -79,8 +79,11 @@ func conformance(t *testing.T, b backend) {
 	}
 }
 
+// ctxFor is t's context for store calls: it ends near go test's -timeout,
+// never after a fixed time (a loaded machine once took 126 s for
+// ManyDiscrepancies' FinishRun against a 2-minute budget).
 func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := storetest.Context(t)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -43,12 +43,14 @@ func TestFakeStripeServesTheDemoAccount(t *testing.T) {
 		}
 	}
 	cancel()
+	deadline, stop := nearDeadline(t, 10*time.Second)
+	defer stop()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("fake-stripe stopped with %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-deadline:
 		t.Fatal("fake-stripe did not stop on cancel")
 	}
 }

@@ -147,7 +147,29 @@ func TestRunDatabaseConnectionsDroppedMidRun(t *testing.T) {
 	w.stripe.InjectFault(fakestripe.Fault{PathPrefix: "/v1/refunds", Count: 1, Delay: 1500 * time.Millisecond})
 	killed := make(chan int64, 1)
 	go func() {
-		time.Sleep(500 * time.Millisecond)
+		// Drop the connections once the run is inside the slow listing
+		// (seen by the fake), not after a fixed 500 ms that a loaded machine
+		// may spend before the run even starts.
+		// (No t.Fatal off the test's goroutine: a run that never lists
+		// drops nothing, which the test reports below.)
+		deadline, stop := nearDeadline(t, 10*time.Second)
+		defer stop()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for {
+			for _, r := range w.stripe.Requests() {
+				if strings.HasPrefix(r.Path, "/v1/refunds") {
+					break wait
+				}
+			}
+			select {
+			case <-deadline:
+				killed <- 0
+				return
+			case <-tick.C:
+			}
+		}
 		var n int64
 		_ = w.db.SQLX().Get(&n, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app)
 		killed <- n

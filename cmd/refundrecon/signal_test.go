@@ -62,7 +62,9 @@ func TestSignalsMidRun(t *testing.T) {
 	// and sends sig.
 	midRun := func(sig syscall.Signal) (int, string) {
 		w.stripe.ClearFaults()
-		w.stripe.InjectFault(fakestripe.Fault{PathPrefix: "/v1/refunds", Count: 8, Delay: 4 * time.Second})
+		// Stuck for an hour: only the signal ends the listing, however long
+		// a loaded machine takes to deliver it.
+		w.stripe.InjectFault(fakestripe.Fault{PathPrefix: "/v1/refunds", Count: 8, Delay: time.Hour})
 		w.stripe.ResetRequests()
 		cmd := exec.Command(bin, "run")
 		cmd.Env = env
@@ -71,11 +73,7 @@ func TestSignalsMidRun(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for len(w.stripe.Requests()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		time.Sleep(300 * time.Millisecond)
+		waitUntil(t, 20*time.Second, "the run's first Stripe request", func() bool { return len(w.stripe.Requests()) > 0 })
 		if err := cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}

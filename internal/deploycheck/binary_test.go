@@ -3,7 +3,6 @@ package deploycheck
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/json"
@@ -262,7 +261,7 @@ func TestImageBinaryServes(t *testing.T) {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return resp.StatusCode, resp.Header.Get("Content-Type") + "\n" + string(body), nil
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := nearDeadline(t)
 	for {
 		code, _, err := get(healthzRoute)
 		if err == nil && code == http.StatusOK {
@@ -272,10 +271,9 @@ func TestImageBinaryServes(t *testing.T) {
 		case err := <-exited:
 			stopped = true
 			t.Fatalf("serve exited before answering %s: %v\n%s", healthzRoute, err, strings.Join(<-logs, "\n"))
+		case <-deadline:
+			t.Fatalf("serve did not answer %s: %d %v", healthzRoute, code, err)
 		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not answer %s within 20s: %d %v", healthzRoute, code, err)
 		}
 	}
 	for _, route := range []string{readyzRoute, metricsRoute} {
@@ -291,16 +289,16 @@ func TestImageBinaryServes(t *testing.T) {
 	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	select {
 	case err := <-exited:
 		stopped = true
 		if err != nil {
 			t.Errorf("serve exited with %v on SIGTERM, want 0", err)
 		}
-	case <-ctx.Done():
-		t.Fatal("serve did not exit within 30s of SIGTERM (the manifests give it 60s)")
+	case <-nearDeadline(t):
+		// Not a fixed 30 s, which a loaded machine can exceed: a serve that
+		// ignores SIGTERM still fails here, at the test's deadline.
+		t.Fatal("serve did not exit after SIGTERM")
 	}
 
 	// Not a terminal: every log line is a JSON object.
@@ -319,4 +317,15 @@ func TestImageBinaryServes(t *testing.T) {
 	if t.Failed() {
 		t.Logf("serve's log:\n%s", strings.Join(lines, "\n"))
 	}
+}
+
+// nearDeadline fires 10 s before go test's deadline (-timeout), or never
+// when there is none: waits on a condition fail there, not after a fixed
+// few seconds that a loaded machine may need.
+func nearDeadline(t *testing.T) <-chan time.Time {
+	d, ok := t.Deadline()
+	if !ok {
+		return nil
+	}
+	return time.After(time.Until(d) - 10*time.Second)
 }

@@ -27,6 +27,25 @@ import (
 // in postgres://root@127.0.0.1:5432/test?sslmode=disable.
 const EnvURL = "TEST_DATABASE_URL"
 
+// deadlineGrace is how long before go test's -timeout a Context ends, so
+// that the test fails with the error of what it waited on rather than with
+// go test's panic.
+const deadlineGrace = 10 * time.Second
+
+// Context returns a context for a test's database work that ends shortly
+// before the test binary's deadline (go test -timeout), and never after a
+// fixed time: a loaded machine makes a test slower, not wrong. Without a
+// deadline (-timeout 0) it never ends. Unlike t.Context it is not canceled
+// before t's cleanups run, so cleanups may use it too; call cancel when done.
+func Context(t testing.TB) (context.Context, context.CancelFunc) {
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if deadline, ok := d.Deadline(); ok {
+			return context.WithDeadline(context.Background(), deadline.Add(-deadlineGrace))
+		}
+	}
+	return context.WithCancel(context.Background())
+}
+
 // unavailable skips t, or fails it under CI=true.
 func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
@@ -45,7 +64,7 @@ func PostgresURL(t testing.TB) string {
 	if base == "" {
 		unavailable(t, "%s is not set", EnvURL)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := Context(t)
 	defer cancel()
 	admin, err := store.Open(ctx, base)
 	if err != nil {
@@ -61,7 +80,7 @@ func PostgresURL(t testing.TB) string {
 		t.Fatalf("storetest: create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := Context(t)
 		defer cancel()
 		if _, err := admin.SQLX().ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("storetest: drop schema %s: %v", schema, err)
@@ -102,7 +121,7 @@ func SQLite(t testing.TB) *store.DB {
 // Open opens databaseURL for t and closes it when t ends.
 func Open(t testing.TB, databaseURL string) *store.DB {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := Context(t)
 	defer cancel()
 	db, err := store.Open(ctx, databaseURL)
 	if err != nil {
@@ -115,7 +134,7 @@ func Open(t testing.TB, databaseURL string) *store.DB {
 func openMigrated(t testing.TB, databaseURL string) *store.DB {
 	t.Helper()
 	db := Open(t, databaseURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := Context(t)
 	defer cancel()
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("storetest: %v", err)
