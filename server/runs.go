@@ -2,12 +2,8 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/refundrecon/refundrecon/reconcile"
 )
@@ -50,24 +46,13 @@ func (s *Server) endHold(verb string) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "the run id is empty, too long or holds spaces or control characters")
 			return
 		}
-		var body struct {
-			Note string `json:"note"`
-		}
-		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBody))
-		if err != nil {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxReviewBody))
+		var body noteBody
+		if !readNote(w, r, &body) {
 			return
-		}
-		if len(strings.TrimSpace(string(raw))) > 0 {
-			dec := json.NewDecoder(strings.NewReader(string(raw)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&body); err != nil {
-				writeError(w, http.StatusBadRequest, `the body must be JSON such as {"note": "…"}: `+err.Error())
-				return
-			}
 		}
 		who := actor(r.Context())
 		var out reconcile.HoldEnded
+		var err error
 		if verb == "discard" {
 			out, err = held.Discard(r.Context(), id, who, body.Note)
 		} else {

@@ -335,6 +335,30 @@ func (s *Server) reconcileCustomer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
+// noteBody is the body of a review or a held run's release or discard.
+type noteBody struct {
+	Note string `json:"note"`
+}
+
+// readNote reads an optional {"note": "…"} body into body; on a bad body it
+// answers the request and returns false.
+func readNote(w http.ResponseWriter, r *http.Request, body *noteBody) bool {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxReviewBody))
+		return false
+	}
+	if len(strings.TrimSpace(string(raw))) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(body); err != nil {
+			writeError(w, http.StatusBadRequest, `the body must be JSON such as {"note": "…"}: `+err.Error())
+			return false
+		}
+	}
+	return true
+}
+
 // review acknowledges or resolves a discrepancy in the token's name.
 func (s *Server) review(verb string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -343,21 +367,9 @@ func (s *Server) review(verb string) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "the discrepancy id is empty, too long or holds spaces or control characters")
 			return
 		}
-		var body struct {
-			Note string `json:"note"`
-		}
-		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBody))
-		if err != nil {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxReviewBody))
+		var body noteBody
+		if !readNote(w, r, &body) {
 			return
-		}
-		if len(strings.TrimSpace(string(raw))) > 0 {
-			dec := json.NewDecoder(strings.NewReader(string(raw)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&body); err != nil {
-				writeError(w, http.StatusBadRequest, `the body must be JSON such as {"note": "…"}: `+err.Error())
-				return
-			}
 		}
 		who := actor(r.Context())
 		do := s.cfg.Store.Acknowledge
